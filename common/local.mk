@@ -1,0 +1,9 @@
+## common/: libmbcore, the smallest internal library; every program links it,
+## the worker links nothing else of ours.
+noinst_LTLIBRARIES += common/libmbcore.la
+common_libmbcore_la_SOURCES = \
+	common/macro.h \
+	common/log.c common/log.h \
+	common/error.c common/error.h
+common_libmbcore_la_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS)
+common_libmbcore_la_LIBADD = $(SYSTEMD_LIBS)

@@ -1,0 +1,1 @@
+## docs/ fragment of the non-recursive Makefile.am

@@ -1,0 +1,1 @@
+## plugins/ fragment of the non-recursive Makefile.am

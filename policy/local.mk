@@ -1,0 +1,1 @@
+## policy/ fragment of the non-recursive Makefile.am

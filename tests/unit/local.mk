@@ -1,0 +1,1 @@
+## tests/unit: cmocka programs, one per module

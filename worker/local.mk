@@ -1,0 +1,1 @@
+## worker/ fragment of the non-recursive Makefile.am
