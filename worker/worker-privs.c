@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "worker-privs.h"
+
+static int resolve_user(const char *user, uid_t *uid, gid_t *gid) {
+        struct passwd *pw;
+        char *end;
+        unsigned long n;
+
+        errno = 0;
+        pw = getpwnam(user);
+        if (pw) {
+                *uid = pw->pw_uid;
+                *gid = pw->pw_gid;
+                return 0;
+        }
+        errno = 0;
+        n = strtoul(user, &end, 10);
+        if (*user && !*end && errno == 0 && n < (unsigned long) (uid_t) -1) {
+                pw = getpwuid((uid_t) n);
+                *uid = (uid_t) n;
+                *gid = pw ? pw->pw_gid : (gid_t) n;
+                return 0;
+        }
+        return -ESRCH;
+}
+
+int mb_worker_drop_privileges(const char *user) {
+        uid_t uid;
+        gid_t gid;
+        int r;
+
+        if (geteuid() != 0 || !user || !*user)
+                return 0;
+
+        r = resolve_user(user, &uid, &gid);
+        if (r < 0)
+                return log_error_errno(r, "worker user '%s' does not exist", user);
+        if (uid == 0)
+                return log_error_errno(-EPERM, "refusing to run plugins as root (worker user '%s')", user);
+
+        /* No supplementary groups at all: the worker needs none. */
+        if (setgroups(0, NULL) < 0)
+                return log_error_errno(errno, "setgroups: %m");
+        if (setresgid(gid, gid, gid) < 0)
+                return log_error_errno(errno, "setresgid(%u): %m", (unsigned) gid);
+        if (setresuid(uid, uid, uid) < 0)
+                return log_error_errno(errno, "setresuid(%u): %m", (unsigned) uid);
+        if (getuid() != uid || geteuid() != uid || getgid() != gid)
+                return log_error_errno(-EPERM, "privileges were not dropped");
+        /* There is no way back. */
+        if (setuid(0) == 0)
+                return log_error_errno(-EPERM, "could regain root after dropping privileges");
+        return 0;
+}
+
+int mb_worker_bind_to_parent(pid_t expected_parent) {
+        pid_t ppid;
+
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+                return log_error_errno(errno, "PR_SET_PDEATHSIG: %m");
+        /* The parent may have died before the line above: then we have been reparented. */
+        ppid = getppid();
+        if ((expected_parent > 0 && ppid != expected_parent) || ppid == 1)
+                return log_error_errno(-ESRCH, "parent process %d is gone", (int) expected_parent);
+        return 0;
+}
+
+int mb_worker_set_no_new_privs(void) {
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+                return log_error_errno(errno, "PR_SET_NO_NEW_PRIVS: %m");
+        return 0;
+}

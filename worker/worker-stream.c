@@ -1,0 +1,328 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "error.h"
+#include "fd-util.h"
+#include "log.h"
+#include "worker-proto.h"
+#include "worker-stream.h"
+
+/* Big enough for a 1 MiB chunk in flight plus headroom. */
+#define PIPE_TARGET (4u * 1024 * 1024)
+#define PROGRESS_INTERVAL_NS (50u * 1000 * 1000)
+
+typedef struct Progress {
+        const MbWorkerStreamCtx *ctx;
+        uint64_t bytes;
+        uint64_t last_ns;
+} Progress;
+
+static uint64_t now_ns(void) {
+        struct timespec ts;
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+}
+
+static void progress_emit(Progress *p, bool force) {
+        uint64_t t = now_ns();
+
+        if (!p->ctx->progress)
+                return;
+        if (!force && t - p->last_ns < PROGRESS_INTERVAL_NS)
+                return;
+        p->last_ns = t;
+        p->ctx->progress(p->ctx->userdata, p->bytes);
+}
+
+static void heartbeat(void *userdata) {
+        progress_emit(userdata, true);
+}
+
+static int fail(const MbWorkerStreamCtx *ctx, int r, const char *fmt, ...) _printf_(3, 4);
+static int fail(const MbWorkerStreamCtx *ctx, int r, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        (void) vsnprintf(ctx->errbuf, ctx->errlen, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+static int fd_error(const MbWorkerStreamCtx *ctx, int r, const char *what, int stall_ms) {
+        switch (-r) {
+        case EPIPE:
+        case ECONNRESET:
+                return fail(ctx, r, "the reader of the stream went away while %s", what);
+        case ETIMEDOUT:
+                return fail(ctx, r, "stream stalled: no progress for %d ms while %s", stall_ms, what);
+        case ENOSPC:
+                return fail(ctx, r, "no space left on the target while %s", what);
+        default:
+                return fail(ctx, r, "%s: %s", what, strerror(-r));
+        }
+}
+
+void mb_save_session_reset(MbSaveSession *s) {
+        free(s->buf);
+        memset(s, 0, sizeof(*s));
+}
+
+void mb_load_session_reset(MbLoadSession *s) {
+        mb_stream_reader_free(s->reader);
+        memset(s, 0, sizeof(*s));
+}
+
+static int plugin_pending(const MbWorkerStreamCtx *ctx, uint64_t *pending) {
+        uint64_t p = 0;
+        int r;
+
+        r = ctx->plugin->ops->update_pending(ctx->handle, &p);
+        if (r != 0)
+                return fail(ctx, -MB_EPLUGINFAILED, "update_pending() failed: %s (%d)",
+                            r < 0 ? strerror(-r) : "positive return", r);
+        if (p > MB_WORKER_PENDING_MAX)
+                return fail(ctx, -MB_EPLUGINFAILED,
+                            "update_pending() reported an implausible %" PRIu64 " bytes (limit %" PRIu64 ")", p,
+                            (uint64_t) MB_WORKER_PENDING_MAX);
+        *pending = p;
+        return 0;
+}
+
+int mb_worker_save(const MbWorkerStreamCtx *ctx, MbSaveSession *s, int fd, MbStreamFormat format,
+                   uint64_t max_bytes, uint32_t flags, int stall_ms, MbSaveResult *ret) {
+        Progress prog = { .ctx = ctx, .last_ns = now_ns() };
+        MbFdWaitPolicy wp = { .stall_ms = stall_ms, .heartbeat = heartbeat, .userdata = &prog };
+        uint64_t payload = 0, records = 0, prev_pending = UINT64_MAX;
+        int r;
+
+        *ret = (MbSaveResult) {};
+
+        if (format != MB_STREAM_FORMAT_FRAMED && format != MB_STREAM_FORMAT_RAW)
+                return fail(ctx, -EINVAL, "unknown stream format");
+        r = mb_fd_check_stream(fd, true);
+        if (r < 0)
+                return fail(ctx, r, "cannot write the stream to a %s%s", mb_fd_kind(fd),
+                            r == -EBADF ? " (not open for writing)" : "");
+
+        if (flags & MB_WORKER_SAVE_BEGIN) {
+                mb_save_session_reset(s);
+                if (posix_memalign((void **) &s->buf, 4096, MB_WORKER_CHUNK) != 0)
+                        return fail(ctx, -ENOMEM, "out of memory");
+                s->active = true;
+                s->format = format;
+        } else if (!s->active) {
+                return fail(ctx, -EINVAL, "no save session is active");
+        } else if (s->ended) {
+                return fail(ctx, -EINVAL, "the save session already ended");
+        } else if (s->format != format) {
+                return fail(ctx, -EINVAL, "a save session cannot change its format from %s to %s",
+                            mb_stream_format_to_string(s->format), mb_stream_format_to_string(format));
+        }
+
+        (void) mb_fd_grow_pipe(fd, PIPE_TARGET);
+
+        if ((flags & MB_WORKER_SAVE_BEGIN) && format == MB_STREAM_FORMAT_FRAMED) {
+                uint8_t hdr[MB_STREAM_HEADER_MAX];
+                int len = mb_stream_header_encode(hdr, sizeof(hdr), ctx->bdf, ctx->plugin->name);
+                if (len < 0)
+                        return fail(ctx, len, "cannot encode the stream header");
+                r = mb_fd_write_all(fd, hdr, (size_t) len, &wp);
+                if (r < 0)
+                        return fd_error(ctx, r, "writing the stream header", stall_ms);
+                prog.bytes += (uint64_t) len;
+        }
+
+        for (;;) {
+                uint64_t pending, round;
+
+                r = plugin_pending(ctx, &pending);
+                if (r < 0)
+                        return r;
+                if (pending == 0)
+                        break;
+                if ((flags & MB_WORKER_SAVE_UNTIL_EMPTY) && prev_pending != UINT64_MAX && pending > prev_pending)
+                        return fail(ctx, -MB_EPLUGINFAILED,
+                                    "pending bytes grew in stop-copy from %" PRIu64 " to %" PRIu64, prev_pending,
+                                    pending);
+
+                round = pending;
+                if (max_bytes > 0)
+                        round = MB_MIN(round, max_bytes - payload);
+                if (round == 0)
+                        break;
+
+                if (format == MB_STREAM_FORMAT_RAW) {
+                        uint8_t rh[MB_STREAM_RAW_ROUND_HDR_LEN];
+                        mb_stream_raw_round_encode(rh, round);
+                        r = mb_fd_write_all(fd, rh, sizeof(rh), &wp);
+                        if (r < 0)
+                                return fd_error(ctx, r, "writing the stream", stall_ms);
+                        prog.bytes += sizeof(rh);
+                }
+
+                for (uint64_t left = round; left > 0;) {
+                        uint32_t sz = (uint32_t) MB_MIN(left, (uint64_t) MB_WORKER_CHUNK);
+                        uint8_t rec[MB_STREAM_RECORD_HDR_LEN];
+                        struct iovec iov[2];
+                        int n = 0;
+
+                        r = ctx->plugin->ops->save(ctx->handle, s->buf, sz);
+                        if (r != 0)
+                                return fail(ctx, -MB_EPLUGINFAILED, "save(%u bytes) failed: %s (%d)", sz,
+                                            r < 0 ? strerror(-r) : "positive return", r);
+                        if (format == MB_STREAM_FORMAT_FRAMED) {
+                                mb_stream_record_header_encode(rec, s->next_idx, 0, s->buf, sz);
+                                iov[n++] = (struct iovec) { rec, sizeof(rec) };
+                        }
+                        iov[n++] = (struct iovec) { s->buf, sz };
+                        r = mb_fd_writev_all(fd, iov, n, &wp);
+                        if (r < 0)
+                                return fd_error(ctx, r, "writing the stream", stall_ms);
+
+                        s->next_idx++;
+                        s->total_bytes += sz;
+                        payload += sz;
+                        records++;
+                        left -= sz;
+                        prog.bytes += sz + (format == MB_STREAM_FORMAT_FRAMED ? MB_STREAM_RECORD_HDR_LEN : 0);
+                        progress_emit(&prog, false);
+                }
+
+                prev_pending = pending;
+                if (!(flags & MB_WORKER_SAVE_UNTIL_EMPTY))
+                        break;
+                if (max_bytes > 0 && payload >= max_bytes)
+                        break;
+        }
+
+        r = plugin_pending(ctx, &ret->pending_after);
+        if (r < 0)
+                return r;
+
+        if ((flags & MB_WORKER_SAVE_END) && ret->pending_after == 0) {
+                if (format == MB_STREAM_FORMAT_FRAMED) {
+                        uint8_t end[MB_STREAM_END_RECORD_LEN];
+                        mb_stream_end_record_encode(end, s->next_idx, s->total_bytes, s->next_idx);
+                        r = mb_fd_write_all(fd, end, sizeof(end), &wp);
+                        if (r < 0)
+                                return fd_error(ctx, r, "writing the end record", stall_ms);
+                        prog.bytes += sizeof(end);
+                }
+                s->ended = true;
+        }
+
+        ret->bytes = prog.bytes;
+        ret->records = records;
+        ret->ended = s->ended;
+        progress_emit(&prog, true);
+        return 0;
+}
+
+int mb_worker_load(const MbWorkerStreamCtx *ctx, MbLoadSession *s, int fd, MbStreamFormat format, uint32_t flags,
+                   int stall_ms, MbLoadResult *ret) {
+        Progress prog = { .ctx = ctx, .last_ns = now_ns() };
+        MbFdWaitPolicy wp = { .stall_ms = stall_ms, .heartbeat = heartbeat, .userdata = &prog };
+        uint64_t bytes0, records0;
+        int r;
+
+        *ret = (MbLoadResult) {};
+
+        if (format != MB_STREAM_FORMAT_FRAMED && format != MB_STREAM_FORMAT_RAW)
+                return fail(ctx, -EINVAL, "unknown stream format");
+        r = mb_fd_check_stream(fd, false);
+        if (r < 0)
+                return fail(ctx, r, "cannot read the stream from a %s%s", mb_fd_kind(fd),
+                            r == -EBADF ? " (not open for reading)" : "");
+
+        if (flags & MB_WORKER_LOAD_BEGIN) {
+                mb_load_session_reset(s);
+                r = mb_stream_reader_new(&s->reader, format,
+                                         format == MB_STREAM_FORMAT_FRAMED ? ctx->plugin->name : NULL, 0);
+                if (r < 0)
+                        return fail(ctx, r, "cannot create a stream reader: %s", strerror(-r));
+                s->active = true;
+                s->format = format;
+        } else if (!s->active) {
+                return fail(ctx, -EINVAL, "no load session is active");
+        } else if (s->format != format) {
+                return fail(ctx, -EINVAL, "a load session cannot change its format from %s to %s",
+                            mb_stream_format_to_string(s->format), mb_stream_format_to_string(format));
+        }
+
+        (void) mb_fd_grow_pipe(fd, PIPE_TARGET);
+        bytes0 = mb_stream_reader_bytes(s->reader);
+        records0 = mb_stream_reader_records(s->reader);
+
+        for (;;) {
+                MbStreamEvent ev;
+                uint8_t *buf, scratch[1];
+                size_t len;
+                ssize_t n;
+
+                r = mb_stream_reader_want(s->reader, &buf, &len);
+                if (r < 0)
+                        return fail(ctx, -MB_ESTREAMCORRUPT, "%s", mb_stream_reader_error(s->reader) ?: "corrupt stream");
+                if (len == 0) {
+                        /* Ended: anything more is an error, EOF is expected. */
+                        n = mb_fd_read_some(fd, scratch, sizeof(scratch), &wp);
+                        if (n < 0)
+                                return fd_error(ctx, (int) n, "reading the stream", stall_ms);
+                        if (n > 0)
+                                return fail(ctx, -MB_ESTREAMCORRUPT, "data after the end record");
+                        break;
+                }
+                n = mb_fd_read_some(fd, buf, len, &wp);
+                if (n < 0)
+                        return fd_error(ctx, (int) n, "reading the stream", stall_ms);
+                if (n == 0)
+                        break;
+                prog.bytes += (uint64_t) n;
+
+                r = mb_stream_reader_commit(s->reader, (size_t) n, &ev);
+                if (r < 0)
+                        return fail(ctx, -MB_ESTREAMCORRUPT, "%s", mb_stream_reader_error(s->reader) ?: "corrupt stream");
+
+                switch (ev.type) {
+                case MB_STREAM_EVENT_DATA:
+                        r = ctx->plugin->ops->load(ctx->handle, (uint8_t *) ev.data, ev.len);
+                        if (r != 0)
+                                return fail(ctx, -MB_EPLUGINFAILED, "load(%u bytes) of record %u failed: %s (%d)",
+                                            ev.len, ev.idx, r < 0 ? strerror(-r) : "positive return", r);
+                        break;
+                case MB_STREAM_EVENT_HEADER:
+                        log_dev_debug(ctx->bdf, "incoming stream v%u from %s, plugin %s", ev.version, ev.bdf,
+                                      ev.plugin);
+                        break;
+                default:
+                        break;
+                }
+                progress_emit(&prog, false);
+        }
+
+        ret->bytes = mb_stream_reader_bytes(s->reader) - bytes0;
+        ret->records = mb_stream_reader_records(s->reader) - records0;
+        ret->ended = mb_stream_reader_ended(s->reader);
+        progress_emit(&prog, true);
+        return 0;
+}
+
+int mb_worker_load_finish(const MbWorkerStreamCtx *ctx, MbLoadSession *s, MbLoadResult *ret) {
+        int r;
+
+        *ret = (MbLoadResult) {};
+        if (!s->active)
+                return fail(ctx, -MB_ESTREAMCORRUPT, "no stream was loaded");
+        r = mb_stream_reader_finish(s->reader);
+        if (r < 0)
+                return fail(ctx, -MB_ESTREAMCORRUPT, "incomplete stream: %s",
+                            mb_stream_reader_error(s->reader) ?: "the end record is missing");
+        ret->bytes = mb_stream_reader_bytes(s->reader);
+        ret->records = mb_stream_reader_records(s->reader);
+        ret->ended = mb_stream_reader_ended(s->reader);
+        return 0;
+}
