@@ -6,3 +6,4 @@ UNIT_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(SYSTEMD_CFLAGS)
 UNIT_LIBS = $(CMOCKA_LIBS)
 EXTRA_DIST += tests/valgrind.sh tests/valgrind.supp tests/integration/lib.sh
 include tests/unit/local.mk
+include tests/integration/local.mk
