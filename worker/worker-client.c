@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -37,6 +38,7 @@ struct MbWorker {
         pid_t pid;
         bool alive;
         bool stopping;
+        bool released;             /* the owner let go; only reaping is left */
         sd_event_source *child_source;
         sd_bus_slot *progress_slot;
         char *bdf;
@@ -70,20 +72,42 @@ static void call_clear(WorkerCall *c) {
         *c = (WorkerCall) {};
 }
 
-MbWorker *mb_worker_unref(MbWorker *w) {
-        if (!w)
-                return NULL;
-        if (--w->n_ref > 0)
-                return NULL;
+static void drop_bus(MbWorker *w) {
+        w->call.slot = sd_bus_slot_unref(w->call.slot);
+        w->progress_slot = sd_bus_slot_unref(w->progress_slot);
+        if (w->bus)
+                w->bus = sd_bus_close_unref(w->bus);
+}
+
+static void worker_free(MbWorker *w) {
         call_clear(&w->call);
         w->progress_slot = sd_bus_slot_unref(w->progress_slot);
         if (w->bus)
                 w->bus = sd_bus_close_unref(w->bus);
-        worker_reap_sync(w);
         w->child_source = sd_event_source_disable_unref(w->child_source);
         sd_event_unref(w->event);
         free(w->bdf);
         free(w);
+}
+
+MbWorker *mb_worker_unref(MbWorker *w) {
+        if (!w)
+                return NULL;
+        assert(w->n_ref > 0);
+        if (--w->n_ref > 0)
+                return NULL;
+        if (w->alive && w->child_source && !w->released) {
+                /* Let go without blocking: kill it and keep only what reaps it. */
+                w->released = true;
+                w->n_ref = 1;
+                w->exit_fn = NULL;
+                w->progress_fn = NULL;
+                call_clear(&w->call);
+                (void) kill(w->pid, SIGKILL);
+                drop_bus(w);
+                return NULL;
+        }
+        worker_free(w);
         return NULL;
 }
 
@@ -110,13 +134,6 @@ static void call_complete_errorf(MbWorker *w, int r, const char *fmt, ...) {
         call_complete(w, r, &e, NULL);
 }
 
-static void drop_bus(MbWorker *w) {
-        w->call.slot = sd_bus_slot_unref(w->call.slot);
-        w->progress_slot = sd_bus_slot_unref(w->progress_slot);
-        if (w->bus)
-                w->bus = sd_bus_close_unref(w->bus);
-}
-
 void mb_worker_kill(MbWorker *w, const char *reason) {
         if (!w->alive)
                 return;
@@ -127,9 +144,17 @@ void mb_worker_kill(MbWorker *w, const char *reason) {
 }
 
 static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata) {
-        MbWorker *w = worker_ref(userdata);
+        MbWorker *w = userdata;
         MbWorkerExitFn exit_fn;
         const char *reason;
+
+        if (w->released) {
+                w->alive = false;
+                w->child_source = sd_event_source_disable_unref(w->child_source);
+                worker_free(w);
+                return 0;
+        }
+        worker_ref(w);
 
         if (si->si_code == CLD_EXITED)
                 snprintf(w->death, sizeof(w->death), "exited with status %d", si->si_status);

@@ -36,7 +36,9 @@ typedef void (*MbWorkerProgressFn)(MbWorker *w, uint64_t bytes, void *userdata);
 
 /* Blocks SIGCHLD in the calling thread (sd-event needs it) and forks the worker. */
 int mb_worker_spawn(sd_event *event, const MbWorkerConfig *cfg, MbWorker **ret);
-MbWorker *mb_worker_unref(MbWorker *w);  /* kills (SIGKILL) and reaps a live worker */
+/* Drops a reference; the last one kills a live worker (SIGKILL) without
+ * blocking: the event loop reaps it. */
+MbWorker *mb_worker_unref(MbWorker *w);
 static inline void mb_worker_unrefp(MbWorker **w) {
         if (*w)
                 mb_worker_unref(*w);

@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * device.h: one managed PCI function in the broker: its plugin binding, owner
+ * (claim), session (worker, state, pending bytes, save/load sessions) and the
+ * FIFO of operations that serialises everything done to it. No D-Bus here.
+ */
+#pragma once
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "bdf.h"
+#include "fsm.h"
+#include "policy.h"
+#include "worker-client.h"
+
+typedef struct Manager Manager;
+typedef struct Device Device;
+typedef struct DeviceOp DeviceOp;
+
+/* What binds a device to a plugin. It holds a reference on the policy it came
+ * from, so a session keeps its plugin across policy reloads. */
+typedef struct DeviceBinding {
+        MbPolicy *policy;
+        const MbPolicyPlugin *plugin;
+        char *plugin_name;       /* the policy's name */
+        char *plugin_path;       /* resolved */
+        char *arg;               /* init() arg ("" when none) */
+        char *rule;              /* "FILE:LINE" of the rule, or "probe" */
+        char *match_kind;        /* "exact BDF", ... */
+} DeviceBinding;
+
+void device_binding_clear(DeviceBinding *b);
+int device_binding_copy(DeviceBinding *dst, const DeviceBinding *src);
+bool device_binding_equal(const DeviceBinding *a, const DeviceBinding *b);
+
+/* Completion of an operation: r < 0 with error set on failure. */
+typedef void (*DeviceOpDone)(DeviceOp *op, int r, const sd_bus_error *error, void *userdata);
+/* Starts an operation; returns < 0 (with error set) to fail it at once. */
+typedef int (*DeviceOpStart)(DeviceOp *op, sd_bus_error *error);
+
+struct DeviceOp {
+        Device *device;
+        const char *name;        /* "SetState", ... for messages */
+        DeviceOpStart start;
+        DeviceOpDone done;
+        void *userdata;
+        sd_bus_message *message; /* the D-Bus call, replied to by the D-Bus edge via done */
+
+        /* arguments and progress of the operation */
+        char *owner;
+        MbState target;
+        uint32_t calls[MB_FSM_V1_CALLS_MAX];
+        size_t n_calls, call_idx;
+        int fd;
+        int format;              /* MbStreamFormat */
+        uint64_t max_bytes;
+        int step;
+        bool is_reset;           /* Open steps run for Reset: failure leaves error */
+        MbWorker *aux_worker;    /* Preflight's short-lived worker */
+        sd_event_source *timer;  /* Reset's backoff */
+        uint64_t result;         /* a 't' result: bytes, pending */
+        sd_bus_error saved_error; /* an error kept while recovering (GetState after a failure) */
+        int saved_r;
+};
+
+struct Device {
+        unsigned n_ref;
+        Manager *manager;
+        char bdf[MB_BDF_STRLEN + 1];
+        char *path;              /* D-Bus object path */
+
+        DeviceBinding binding;   /* current policy binding */
+        bool managed;            /* still bound by the current policy */
+        bool present;            /* seen in sysfs (or named exactly by the policy) */
+
+        char *owner;             /* claim, or NULL */
+        char *incoming_owner;    /* Preflight mark, or NULL */
+
+        /* session */
+        MbWorker *worker;        /* while open */
+        DeviceBinding session_binding; /* the binding the session was opened with */
+        bool open;
+        MbState state;
+        uint64_t pending_bytes;
+        uint32_t capabilities;   /* MIGBROKER_PLUGIN_CAP_* of the session's plugin */
+        char *stream_name;       /* the plugin's name in streams */
+        bool save_fresh;         /* next SaveTo begins a session */
+        bool save_ended;
+        bool load_fresh;         /* next LoadFrom begins a session */
+        bool load_started;
+        bool load_ended;
+        unsigned respawns;       /* consecutive Resets, for backoff */
+        uint64_t last_respawn_usec;
+
+        GQueue ops;              /* DeviceOp*, head is running */
+        bool op_running;
+        sd_event_source *defer;  /* kicks the queue */
+};
+
+Device *device_new(Manager *m, const char *bdf);
+Device *device_ref(Device *d);
+Device *device_unref(Device *d);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Device, device_unref)
+
+/* Queue an operation; it starts when every earlier one is done. */
+DeviceOp *device_op_new(Device *d, const char *name, DeviceOpStart start, DeviceOpDone done, void *userdata);
+int device_op_enqueue(DeviceOp *op);
+/* An operation ends: calls done, frees op, starts the next one. */
+void device_op_finish(DeviceOp *op, int r, const sd_bus_error *error);
+void device_op_finish_errorf(DeviceOp *op, int r, const char *fmt, ...) _printf_(3, 4);
+size_t device_queue_length(const Device *d);
+
+/* State changes that the D-Bus edge announces. */
+void device_set_state(Device *d, MbState s);
+void device_set_owner(Device *d, const char *owner);
+void device_set_pending(Device *d, uint64_t pending);
+
+const char *device_state_string(const Device *d);
+bool device_has_precopy(const Device *d);
+
+/* Kills the worker and ends the session at once (shutdown, removal). */
+void device_session_drop(Device *d, const char *why);
+
+/* The operations; each validates, then enqueues. Errors before enqueueing are
+ * returned with error set. done gets the final result. */
+int device_preflight(Device *d, const char *owner, DeviceOpDone done, void *ud, sd_bus_error *error);
+int device_claim(Device *d, const char *owner, sd_bus_error *error);
+int device_release(Device *d, const char *owner, DeviceOpDone done, void *ud, sd_bus_error *error);
+int device_open(Device *d, const char *owner, DeviceOpDone done, void *ud, sd_bus_error *error);
+int device_close(Device *d, const char *owner, DeviceOpDone done, void *ud, sd_bus_error *error);
+int device_set_target_state(Device *d, MbState target, DeviceOpDone done, void *ud, sd_bus_error *error);
+int device_reset(Device *d, DeviceOpDone done, void *ud, sd_bus_error *error);
+int device_refresh_pending(Device *d, DeviceOpDone done, void *ud, sd_bus_error *error);
+int device_save_to(Device *d, int fd, int format, uint64_t max_bytes, DeviceOpDone done, void *ud,
+                   sd_bus_error *error);
+int device_load_from(Device *d, int fd, int format, DeviceOpDone done, void *ud, sd_bus_error *error);
