@@ -14,7 +14,7 @@ verb=${1:-}
 # The Debian packages the build and the test suite need, one place only.
 packages=(
     build-essential autoconf automake libtool pkg-config
-    libsystemd-dev libglib2.0-dev libyaml-dev libcmocka-dev libxml2-dev libvirt-dev
+    libsystemd-dev libglib2.0-dev libyaml-dev libcmocka-dev libxml2-dev libvirt-dev libjson-glib-dev
     dbus python3 python3-jsonschema python3-yaml
     valgrind clang libclang-rt-14-dev util-linux procps iproute2 xxd
 )
