@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <limits.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -160,6 +161,46 @@ bool mb_diag_add(MbDiagList *l, MbDiagSeverity severity, const char *file, unsig
         r = mb_diag_addv(l, severity, file, line, column, fmt, ap);
         va_end(ap);
         return r;
+}
+
+typedef struct SortItem {
+        MbDiag *diag;
+        guint file_rank;
+        guint index;
+} SortItem;
+
+static gint compare_items(gconstpointer a, gconstpointer b) {
+        const SortItem *x = a, *y = b;
+        /* The cap note (a note about the whole file) goes after the file's lines. */
+        unsigned lx = x->diag->line == 0 && x->diag->severity == MB_DIAG_NOTE ? UINT_MAX : x->diag->line;
+        unsigned ly = y->diag->line == 0 && y->diag->severity == MB_DIAG_NOTE ? UINT_MAX : y->diag->line;
+
+        if (x->file_rank != y->file_rank)
+                return x->file_rank < y->file_rank ? -1 : 1;
+        if (lx != ly)
+                return lx < ly ? -1 : 1;
+        if (x->diag->column != y->diag->column)
+                return x->diag->column < y->diag->column ? -1 : 1;
+        return x->index < y->index ? -1 : x->index > y->index;
+}
+
+void mb_diag_list_sort(MbDiagList *l) {
+        g_autoptr(GHashTable) ranks = g_hash_table_new(g_str_hash, g_str_equal);
+        g_autoptr(GArray) items = g_array_sized_new(FALSE, FALSE, sizeof(SortItem), l->items->len);
+
+        for (guint i = 0; i < l->items->len; i++) {
+                MbDiag *d = g_ptr_array_index(l->items, i);
+                gpointer rank;
+                if (!g_hash_table_lookup_extended(ranks, d->file, NULL, &rank)) {
+                        rank = GUINT_TO_POINTER(g_hash_table_size(ranks));
+                        g_hash_table_insert(ranks, d->file, rank);
+                }
+                SortItem it = { d, GPOINTER_TO_UINT(rank), i };
+                g_array_append_val(items, it);
+        }
+        g_array_sort(items, compare_items);
+        for (guint i = 0; i < items->len; i++)
+                l->items->pdata[i] = g_array_index(items, SortItem, i).diag;
 }
 
 size_t mb_diag_list_size(const MbDiagList *l) {

@@ -53,6 +53,11 @@ bool mb_diag_addv(MbDiagList *l, MbDiagSeverity severity, const char *file, unsi
                   const char *fmt, va_list ap) _printf_(6, 0);
 #define mb_diag_error(l, file, line, col, ...) mb_diag_add((l), MB_DIAG_ERROR, (file), (line), (col), __VA_ARGS__)
 
+/* Orders the list by file (in order of first appearance), then line and
+ * column; whole-file diagnostics first, the "too many errors" note last.
+ * Stable: equal positions keep their order. */
+void mb_diag_list_sort(MbDiagList *l);
+
 /* True once file has MB_DIAG_MAX_PER_FILE errors. */
 bool mb_diag_list_full(const MbDiagList *l, const char *file);
 

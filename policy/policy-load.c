@@ -257,6 +257,7 @@ int mb_policy_load(const MbPolicyLoadOptions *opts, MbPolicy **ret, MbDiagList *
                                 (void) close(fd);
                 }
 
+        mb_diag_list_sort(diags);
         if (mb_diag_list_count(diags, MB_DIAG_ERROR) > errors_before)
                 return -MB_EPOLICYINVALID;
         *ret = MB_TAKE_PTR(p);

@@ -251,23 +251,25 @@ static const char *const *spec_key_names(const MapSpec *spec, const char **buf, 
         return buf;
 }
 
-static void unknown_key(Parser *ps, const MapSpec *spec, const Node *key) {
+/* Reports an unknown key; returns the known key it suggested, if any. */
+static const char *unknown_key(Parser *ps, const MapSpec *spec, const Node *key) {
         const char *names[32], *suggestion;
         g_autofree char *list = NULL;
 
         for (const KeyHint *hint = spec->hints; hint && hint->key; hint++)
                 if (strcmp(hint->key, key->value) == 0) {
                         perr(ps, key->start, "unknown key \"%s\" in %s: %s", key->value, spec->what, hint->hint);
-                        return;
+                        return NULL;
                 }
         suggestion = mb_diag_suggest(key->value, spec_key_names(spec, names, ELEMENTSOF(names)));
         if (suggestion) {
                 perr(ps, key->start, "unknown key \"%s\" in %s; did you mean \"%s\"?", key->value, spec->what,
                      suggestion);
-                return;
+                return suggestion;
         }
         list = g_strjoinv(", ", (char **) names);
         perr(ps, key->start, "unknown key \"%s\" in %s; known keys: %s", key->value, spec->what, list);
+        return NULL;
 }
 
 /* Checks that n is a mapping; reports "WHAT must be a mapping" otherwise. */
@@ -331,7 +333,12 @@ static void process_mapping(Parser *ps, const Node *map, const MapSpec *spec, vo
                         if (strcmp(h->key, key->value) == 0)
                                 break;
                 if (!h->key) {
-                        unknown_key(ps, spec, key);
+                        /* A misspelt required key is reported once, as misspelt. */
+                        const char *suggestion = unknown_key(ps, spec, key);
+                        unsigned b = 0;
+                        for (const KeyHandler *k = spec->keys; suggestion && k->key; k++, b++)
+                                if (k->key == suggestion)
+                                        seen |= 1u << b;
                         continue;
                 }
                 seen |= 1u << bit;
@@ -776,7 +783,6 @@ static void handle_devices(Parser *ps, const KeyHandler *h, const Node *key, con
         for (guint i = 0; i < value->children->len && !ps->stop; i++) {
                 const Node *item = g_ptr_array_index(value->children, i);
                 g_autoptr(MbPolicyRule) rule = NULL;
-                size_t before = mb_diag_list_count(ps->diags, MB_DIAG_ERROR);
 
                 if (!expect_mapping(ps, item, "a device rule",
                                     "{ match: { bdf: \"0000:3b:00.1\" }, plugin: simdev }"))
@@ -784,9 +790,9 @@ static void handle_devices(Parser *ps, const KeyHandler *h, const Node *key, con
                 rule = g_new0(MbPolicyRule, 1);
                 set_loc(ps, &rule->loc, &item->start);
                 process_mapping(ps, item, &rule_spec, rule);
-                /* Only complete rules take part in the cross-file checks. */
-                if (mb_diag_list_count(ps->diags, MB_DIAG_ERROR) == before && rule->kind != MB_POLICY_MATCH_NONE &&
-                    rule->plugin_name)
+                /* Kept even when incomplete: finalize still checks what is there
+                 * (a rule whose match is bad still names a plugin). */
+                if (rule->kind != MB_POLICY_MATCH_NONE || rule->plugin_name)
                         mb_policy_add_rule(ps->policy, MB_TAKE_PTR(rule));
         }
 }
@@ -1071,6 +1077,7 @@ int mb_policy_parse_string(const char *file, const char *text, size_t len, MbPol
         /* Finalize even after errors: its cross-checks report more of them. */
         r = mb_policy_parse_text(p, file, bytes, MB_POLICY_FILE_MAIN, diags);
         r2 = mb_policy_finalize(p, NULL, diags);
+        mb_diag_list_sort(diags);
         if (r < 0)
                 return r;
         if (r2 < 0)

@@ -286,7 +286,9 @@ int mb_policy_finalize(MbPolicy *p, const char *plugin_dir_override, MbDiagList 
                 g_autofree char *key = rule_key(rule);
                 const MbPolicyRule *old = g_hash_table_lookup(seen, key);
 
-                if (old) {
+                if (rule->kind == MB_POLICY_MATCH_NONE)
+                        ; /* its match was reported by the parser */
+                else if (old) {
                         g_autofree char *m = mb_policy_rule_match_to_string(rule);
                         mb_diag_error(diags, rule->match_loc.file, rule->match_loc.line, rule->match_loc.column,
                                       "duplicate match %s: the rule at %s:%u matches the same devices", m,
@@ -294,6 +296,8 @@ int mb_policy_finalize(MbPolicy *p, const char *plugin_dir_override, MbDiagList 
                 } else
                         g_hash_table_insert(seen, MB_TAKE_PTR(key), rule);
 
+                if (!rule->plugin_name)
+                        continue; /* reported by the parser */
                 rule->plugin = mb_policy_find_plugin(p, rule->plugin_name);
                 if (!rule->plugin)
                         check_unknown_plugin(p, rule, diags);
