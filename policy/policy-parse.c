@@ -704,6 +704,7 @@ static void handle_match(Parser *ps, const KeyHandler *h, const Node *key, const
                             "{ bdf: \"0000:3b:00.1\" } or { vendor: 0x1af4, device: 0x1041 }"))
                 return;
         set_loc(ps, &rule->match_loc, &value->start);
+        size_t errors = mb_diag_list_count(ps->diags, MB_DIAG_ERROR);
         process_mapping(ps, value, &match_spec, &m);
         if (ps->stop)
                 return;
@@ -731,7 +732,9 @@ static void handle_match(Parser *ps, const KeyHandler *h, const Node *key, const
                         rule->kind = MB_POLICY_MATCH_VENDOR;
                 return;
         }
-        perr(ps, value->start, "\"match\" needs \"bdf\", or \"vendor\" with an optional \"device\"");
+        /* Not when a misspelt key was just reported. */
+        if (mb_diag_list_count(ps->diags, MB_DIAG_ERROR) == errors)
+                perr(ps, value->start, "\"match\" needs \"bdf\", or \"vendor\" with an optional \"device\"");
 }
 
 static void set_plugin_name(Parser *ps, const KeyHandler *h, const Node *key, const Node *value, void *target) {
@@ -891,7 +894,13 @@ static void syntax_error(Parser *ps, const yaml_parser_t *parser, GHashTable *ta
         }
         if (parser->error == YAML_READER_ERROR)
                 offset_to_position(ps, parser->problem_offset, &line, &column);
-        else {
+        else if (parser->problem_mark.index >= ps->len && ps->len > 0) {
+                /* At the end of the stream: point just after the last thing written. */
+                size_t end = ps->len;
+                while (end > 0 && g_ascii_isspace(ps->text[end - 1]))
+                        end--;
+                offset_to_position(ps, end, &line, &column);
+        } else {
                 line = (unsigned) parser->problem_mark.line + 1;
                 column = (unsigned) parser->problem_mark.column + 1;
         }
@@ -902,7 +911,8 @@ static void syntax_error(Parser *ps, const yaml_parser_t *parser, GHashTable *ta
                 char c = ps->text[parser->problem_mark.index];
                 if (c == '\t')
                         hint = "; tab characters are not allowed here, use spaces";
-                else if (parser->problem && strstr(parser->problem, "alias"))
+                else if ((parser->problem && strstr(parser->problem, "alias")) ||
+                         (parser->context && strstr(parser->context, "alias")))
                         hint = "; quote values that start with \"*\" or \"&\"";
         }
         if (parser->context)
@@ -1056,7 +1066,7 @@ int mb_policy_parse_text(MbPolicy *p, const char *file, GBytes *text, MbPolicyFi
                 return -MB_EPOLICYINVALID;
         }
         if (root->kind == NODE_SCALAR && node_type(root) == TYPE_NULL && root->len == 0 && !ps.errors)
-                perr(&ps, root->start, "empty policy file: it needs at least \"version: %d\"", MB_POLICY_VERSION);
+                perr_at(&ps, 1, 1, "empty policy file: it needs at least \"version: %d\"", MB_POLICY_VERSION);
         else if (root->kind != NODE_MAPPING) {
                 if (root->kind != NODE_BAD)
                         perr(&ps, root->start,
