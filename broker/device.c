@@ -881,13 +881,16 @@ static void refresh_done(DeviceOp *op, int r, const sd_bus_error *e, sd_bus_mess
 
 static int refresh_start(DeviceOp *op, sd_bus_error *error) {
         Device *d = op->device;
+        int r;
 
         if (!d->open)
                 return mb_bus_error_setf(error, -MB_ENOTOPEN, "%s has no open session", d->bdf);
         if (worker_gone(d))
                 return mb_bus_error_setf(error, -MB_EINVALIDTRANSITION, "%s is in state error: Reset or Close it",
                                          d->bdf);
-        OP_CALL(op, refresh_done, false, "UpdatePending", NULL);
+        r = op_call(op, refresh_done, false, "UpdatePending", NULL);
+        if (r < 0)
+                return mb_bus_error_setf(error, r, "%s: cannot call the worker: %s", d->bdf, strerror(-r));
         return 0;
 }
 

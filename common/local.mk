@@ -6,6 +6,7 @@ common_libmbcore_la_SOURCES = \
 	common/log.c common/log.h \
 	common/error.c common/error.h \
 	common/fsm.c common/fsm.h \
-	common/fd-util.c common/fd-util.h
+	common/fd-util.c common/fd-util.h \
+	common/bdf.c common/bdf.h
 common_libmbcore_la_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS)
 common_libmbcore_la_LIBADD = $(SYSTEMD_LIBS)

@@ -332,3 +332,9 @@ int ctl_reset_main(int argc, char *argv[]) {
         return simple_call(argc, argv, "reset", "Reset", ARGS_NONE,
                            "Respawn the device's worker and re-initialise its plugin (leaves the error state; ends running).");
 }
+
+int ctl_preflight_main(int argc, char *argv[]) {
+        return simple_call(argc, argv, "preflight", "Preflight", ARGS_OWNER,
+                           "Check a device can receive an incoming migration for a domain (managed, plugin loadable,\n"
+                           "not claimed by another) and mark it incoming: its next open starts in stop.");
+}

@@ -8,6 +8,7 @@
 
 int ctl_list_main(int argc, char *argv[]);
 int ctl_show_main(int argc, char *argv[]);
+int ctl_preflight_main(int argc, char *argv[]);
 int ctl_claim_main(int argc, char *argv[]);
 int ctl_release_main(int argc, char *argv[]);
 int ctl_open_main(int argc, char *argv[]);

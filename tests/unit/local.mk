@@ -6,3 +6,39 @@ UNIT_TESTS += tests/unit/test-fsm
 tests_unit_test_fsm_SOURCES = tests/unit/test-fsm.c
 tests_unit_test_fsm_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_fsm_LDADD = common/libmbcore.la $(UNIT_LIBS)
+
+## tests/unit: cmocka programs, one per module
+
+# ---- policy engine (policy/, common/bdf) ----------------------------------
+POLICY_UNIT_TESTS = \
+	tests/unit/test-bdf \
+	tests/unit/test-policy-diag \
+	tests/unit/test-policy-parse \
+	tests/unit/test-policy-match \
+	tests/unit/test-policy-load
+UNIT_TESTS += $(POLICY_UNIT_TESTS)
+check_PROGRAMS += $(POLICY_UNIT_TESTS)
+TESTS += $(POLICY_UNIT_TESTS)
+POLICY_UNIT_CPPFLAGS = $(MBPOLICY_CPPFLAGS) -I$(top_srcdir)/tests/unit
+POLICY_UNIT_CFLAGS = $(UNIT_CFLAGS) $(GLIB_CFLAGS)
+POLICY_UNIT_LIBS = $(UNIT_LIBS) $(MBPOLICY_LIBS) common/libmbcore.la $(SYSTEMD_LIBS)
+tests_unit_test_bdf_SOURCES = tests/unit/test-bdf.c
+tests_unit_test_bdf_CPPFLAGS = $(POLICY_UNIT_CPPFLAGS)
+tests_unit_test_bdf_CFLAGS = $(POLICY_UNIT_CFLAGS)
+tests_unit_test_bdf_LDADD = $(POLICY_UNIT_LIBS)
+tests_unit_test_policy_diag_SOURCES = tests/unit/test-policy-diag.c
+tests_unit_test_policy_diag_CPPFLAGS = $(POLICY_UNIT_CPPFLAGS)
+tests_unit_test_policy_diag_CFLAGS = $(POLICY_UNIT_CFLAGS)
+tests_unit_test_policy_diag_LDADD = $(POLICY_UNIT_LIBS)
+tests_unit_test_policy_parse_SOURCES = tests/unit/test-policy-parse.c tests/unit/policy-test-util.h
+tests_unit_test_policy_parse_CPPFLAGS = $(POLICY_UNIT_CPPFLAGS)
+tests_unit_test_policy_parse_CFLAGS = $(POLICY_UNIT_CFLAGS)
+tests_unit_test_policy_parse_LDADD = $(POLICY_UNIT_LIBS)
+tests_unit_test_policy_match_SOURCES = tests/unit/test-policy-match.c tests/unit/policy-test-util.h
+tests_unit_test_policy_match_CPPFLAGS = $(POLICY_UNIT_CPPFLAGS)
+tests_unit_test_policy_match_CFLAGS = $(POLICY_UNIT_CFLAGS)
+tests_unit_test_policy_match_LDADD = $(POLICY_UNIT_LIBS)
+tests_unit_test_policy_load_SOURCES = tests/unit/test-policy-load.c tests/unit/policy-test-util.h
+tests_unit_test_policy_load_CPPFLAGS = $(POLICY_UNIT_CPPFLAGS)
+tests_unit_test_policy_load_CFLAGS = $(POLICY_UNIT_CFLAGS)
+tests_unit_test_policy_load_LDADD = $(POLICY_UNIT_LIBS)

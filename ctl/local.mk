@@ -1,0 +1,14 @@
+## ctl/: migbrokerctl, the admin CLI (included from policy/local.mk).
+bin_PROGRAMS += ctl/migbrokerctl
+ctl_migbrokerctl_SOURCES = \
+	ctl/migbrokerctl.c \
+	ctl/ctl.h \
+	ctl/ctl-json.c ctl/ctl-json.h \
+	ctl/ctl-bus.c ctl/ctl-bus.h \
+	ctl/ctl-policy.c ctl/ctl-policy.h \
+	ctl/ctl-device.c ctl/ctl-device.h \
+	ctl/ctl-stream.c ctl/ctl-stream.h \
+	ctl/ctl-monitor.c ctl/ctl-monitor.h
+ctl_migbrokerctl_CPPFLAGS = $(MBPOLICY_CPPFLAGS) -I$(top_srcdir)/ctl
+ctl_migbrokerctl_CFLAGS = $(MBPOLICY_CFLAGS) $(JSON_CFLAGS)
+ctl_migbrokerctl_LDADD = $(MBPOLICY_LIBS) common/libmbcore.la $(SYSTEMD_LIBS) $(JSON_LIBS)
