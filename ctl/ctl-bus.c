@@ -38,7 +38,7 @@ int ctl_options_handle(CtlOptions *o, int c, const char *arg) {
         }
 }
 
-int ctl_bus_open(const CtlOptions *o, sd_bus **ret) {
+int ctl_bus_open(const CtlOptions *o, sd_bus **ret, sd_bus_error *error) {
         sd_bus *bus = NULL;
         int r;
 
@@ -58,7 +58,8 @@ int ctl_bus_open(const CtlOptions *o, sd_bus **ret) {
         }
         if (r < 0) {
                 sd_bus_unref(bus);
-                return r;
+                return sd_bus_error_set_errnof(error, r, "cannot connect to %s%s: %s",
+                                               o->bus ? "the bus " : "the system bus", o->bus ?: "", strerror(-r));
         }
         *ret = bus;
         return 0;

@@ -45,7 +45,7 @@ void ctl_options_init(CtlOptions *o);
 /* Handles a common option: 1 when it was one, 0 when not, -1 on a bad value. */
 int ctl_options_handle(CtlOptions *o, int c, const char *arg);
 
-int ctl_bus_open(const CtlOptions *o, sd_bus **ret);
+int ctl_bus_open(const CtlOptions *o, sd_bus **ret, sd_bus_error *error);
 
 /* The object path of a device (GetDevice). */
 int ctl_device_path(sd_bus *bus, const CtlOptions *o, const char *bdf, char **ret, sd_bus_error *error);

@@ -33,9 +33,9 @@ int ctl_list_main(int argc, char *argv[]) {
         if (optind < argc)
                 return ctl_usage("list", "unexpected argument '%s'", argv[optind]);
 
-        r = ctl_bus_open(&o, &bus);
+        r = ctl_bus_open(&o, &bus, &e);
         if (r < 0)
-                return ctl_fail(&o, "list", r, NULL);
+                return ctl_fail(&o, "list", r, &e);
         r = sd_bus_call_method(bus, CTL_BUS_NAME, CTL_MANAGER_PATH, CTL_MANAGER_IFACE, "ListDevices", &e, &reply, "");
         if (r < 0)
                 return ctl_fail(&o, "list", r, &e);
@@ -115,9 +115,9 @@ int ctl_show_main(int argc, char *argv[]) {
                 return ctl_usage("show", "expected one BDF");
         what = g_strdup_printf("show %s", argv[optind]);
 
-        r = ctl_bus_open(&o, &bus);
+        r = ctl_bus_open(&o, &bus, &e);
         if (r < 0)
-                return ctl_fail(&o, what, r, NULL);
+                return ctl_fail(&o, what, r, &e);
         r = ctl_device_path(bus, &o, argv[optind], &path, &e);
         if (r < 0)
                 return ctl_fail(&o, what, r, &e);
@@ -267,9 +267,9 @@ static int simple_call(int argc, char *argv[], const char *verb, const char *mem
                 state = argv[optind + 1];
         what = g_strdup_printf("%s %s", verb, argv[optind]);
 
-        r = ctl_bus_open(&o, &bus);
+        r = ctl_bus_open(&o, &bus, &e);
         if (r < 0)
-                return ctl_fail(&o, what, r, NULL);
+                return ctl_fail(&o, what, r, &e);
         r = ctl_device_path(bus, &o, argv[optind], &path, &e);
         if (r < 0)
                 return ctl_fail(&o, what, r, &e);

@@ -138,6 +138,7 @@ int ctl_monitor_main(int argc, char *argv[]) {
         };
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(sd_event_unrefp) sd_event *event = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
         Monitor mon = {};
         CtlOptions o;
         sigset_t ss;
@@ -163,9 +164,9 @@ int ctl_monitor_main(int argc, char *argv[]) {
                 return ctl_usage("monitor", "unexpected argument '%s'", argv[optind]);
         mon.o = &o;
 
-        r = ctl_bus_open(&o, &bus);
+        r = ctl_bus_open(&o, &bus, &e);
         if (r < 0)
-                return ctl_fail(&o, "monitor", r, NULL);
+                return ctl_fail(&o, "monitor", r, &e);
         r = sd_event_default(&event);
         if (r < 0)
                 return ctl_fail(&o, "monitor", r, NULL);

@@ -321,9 +321,9 @@ int ctl_save_main(int argc, char *argv[]) {
         if (out < 0)
                 return ctl_fail(&o, what, -errno, NULL);
 
-        r = ctl_bus_open(&o, &bus);
+        r = ctl_bus_open(&o, &bus, &e);
         if (r < 0)
-                return ctl_fail(&o, what, r, NULL);
+                return ctl_fail(&o, what, r, &e);
         r = ctl_device_path(bus, &o, t.bdf, &path, &e);
         if (r < 0)
                 return ctl_fail(&o, what, r, &e);
@@ -488,9 +488,9 @@ int ctl_load_main(int argc, char *argv[]) {
         if (in < 0)
                 return ctl_fail(&o, what, -errno, NULL);
 
-        r = ctl_bus_open(&o, &bus);
+        r = ctl_bus_open(&o, &bus, &e);
         if (r < 0)
-                return ctl_fail(&o, what, r, NULL);
+                return ctl_fail(&o, what, r, &e);
         r = ctl_device_path(bus, &o, t.bdf, &path, &e);
         if (r < 0)
                 return ctl_fail(&o, what, r, &e);
