@@ -4,6 +4,7 @@ noinst_LTLIBRARIES += common/libmbcore.la
 common_libmbcore_la_SOURCES = \
 	common/macro.h \
 	common/log.c common/log.h \
-	common/error.c common/error.h
+	common/error.c common/error.h \
+	common/crc32c.c common/crc32c.h
 common_libmbcore_la_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS)
 common_libmbcore_la_LIBADD = $(SYSTEMD_LIBS)
