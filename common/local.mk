@@ -5,6 +5,7 @@ common_libmbcore_la_SOURCES = \
 	common/macro.h \
 	common/log.c common/log.h \
 	common/error.c common/error.h \
-	common/crc32c.c common/crc32c.h
+	common/crc32c.c common/crc32c.h \
+	common/stream.c common/stream.h
 common_libmbcore_la_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS)
 common_libmbcore_la_LIBADD = $(SYSTEMD_LIBS)
