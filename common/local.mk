@@ -7,6 +7,8 @@ common_libmbcore_la_SOURCES = \
 	common/error.c common/error.h \
 	common/fsm.c common/fsm.h \
 	common/fd-util.c common/fd-util.h \
-	common/bdf.c common/bdf.h
+	common/bdf.c common/bdf.h \
+	common/crc32c.c common/crc32c.h \
+	common/stream.c common/stream.h
 common_libmbcore_la_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS)
 common_libmbcore_la_LIBADD = $(SYSTEMD_LIBS)

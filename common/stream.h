@@ -86,7 +86,9 @@ typedef struct MbStreamEvent {
 typedef struct MbStreamReader MbStreamReader;
 
 /* expect_plugin: framed streams whose header names another plugin are refused
- * (NULL accepts any). max_record: payload cap, 0 = MB_STREAM_RECORD_MAX. */
+ * (NULL accepts any; "" or a name longer than MB_STREAM_PLUGIN_MAX: -EINVAL).
+ * max_record: payload cap of framed data records, 0 = MB_STREAM_RECORD_MAX;
+ * raw chunks are always at most MB_STREAM_RAW_CHUNK. */
 int mb_stream_reader_new(MbStreamReader **ret, MbStreamFormat format, const char *expect_plugin,
                          uint32_t max_record);
 void mb_stream_reader_free(MbStreamReader *r);
@@ -96,16 +98,21 @@ static inline void mb_stream_reader_freep(MbStreamReader **r) {
 }
 
 /* Zero-copy input: where the next bytes go and how many the reader wants
- * (never 0 before the end; 0 after END). Fill up to *len bytes at *buf, then
- * call mb_stream_reader_commit() with how many were written. Memory for a
- * payload is allocated only after its length passed every check. */
+ * (never 0 before the end; 0 and *buf NULL after END). Fill up to *len bytes
+ * at *buf, then call mb_stream_reader_commit() with how many were written.
+ * Memory for a payload is allocated only after its length passed every check.
+ * After END, bytes a further read() returns go to mb_stream_reader_feed(),
+ * which refuses them ("data after the end record"). */
 int mb_stream_reader_want(MbStreamReader *r, uint8_t **buf, size_t *len);
 
 /* Accounts n freshly written bytes. Fills *ev (type NONE when nothing
  * completed). Returns 0, or -EBADMSG with a description available from
  * mb_stream_reader_error() on any corruption: bad magic, unknown version,
  * bad header, other plugin, CRC mismatch, index gap or duplicate, unknown
- * flags, oversize record, data after the end record, end counts mismatch. */
+ * flags, oversize record, data after the end record, end counts mismatch.
+ * A failed reader stays failed: every later call returns the same error
+ * (-ENOMEM if a payload buffer could not be allocated). n larger than
+ * want() offered is a caller bug: -EINVAL, nothing consumed. */
 int mb_stream_reader_commit(MbStreamReader *r, size_t n, MbStreamEvent *ev);
 
 /* Copying convenience for in-memory input (tests, fuzzers): consumes up to
@@ -117,7 +124,7 @@ int mb_stream_reader_feed(MbStreamReader *r, const uint8_t *data, size_t len, si
  * (framed: END seen; raw: not in the middle of a round). */
 int mb_stream_reader_finish(MbStreamReader *r);
 
-bool mb_stream_reader_ended(const MbStreamReader *r);
+bool mb_stream_reader_ended(const MbStreamReader *r);       /* END accepted, not failed since; raw: never */
 uint64_t mb_stream_reader_bytes(const MbStreamReader *r);   /* payload bytes delivered */
 uint64_t mb_stream_reader_records(const MbStreamReader *r); /* records (raw: chunks) delivered */
 const char *mb_stream_reader_error(const MbStreamReader *r); /* last error text, or NULL */

@@ -42,3 +42,16 @@ tests_unit_test_policy_load_SOURCES = tests/unit/test-policy-load.c tests/unit/p
 tests_unit_test_policy_load_CPPFLAGS = $(POLICY_UNIT_CPPFLAGS)
 tests_unit_test_policy_load_CFLAGS = $(POLICY_UNIT_CFLAGS)
 tests_unit_test_policy_load_LDADD = $(POLICY_UNIT_LIBS)
+
+# ---- stream format, crc32c ---------------------------------------------------
+check_PROGRAMS += tests/unit/test-crc32c tests/unit/test-stream
+TESTS += tests/unit/test-crc32c tests/unit/test-stream
+UNIT_TESTS += tests/unit/test-crc32c tests/unit/test-stream
+
+tests_unit_test_crc32c_SOURCES = tests/unit/test-crc32c.c
+tests_unit_test_crc32c_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_crc32c_LDADD = common/libmbcore.la $(UNIT_LIBS)
+
+tests_unit_test_stream_SOURCES = tests/unit/test-stream.c
+tests_unit_test_stream_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_stream_LDADD = common/libmbcore.la $(UNIT_LIBS)
