@@ -22,6 +22,8 @@
 #include "simdev-proto.h"
 
 /* Buffers up to this size are kept between requests. */
+#define VFIO_V1_RUNNING 1u
+
 #define SIMAGENT_KEEP_BUFFER (SIMDEV_PROTO_HDR_LEN + 1024u * 1024u)
 
 typedef struct Conn Conn;
@@ -197,6 +199,13 @@ static int handle_open(Conn *c) {
                 s->controller[idx] = c;
                 c->controller = true;
                 log_dev_info(f->bdf, "controller %s connected (state %s)", c->peer, simdev_state_name(f->state));
+                /* A new controller resets a failed function, as a device reset would. */
+                if (f->state == SIMDEV_STATE_ERROR) {
+                        r = simdev_function_set_state(f, VFIO_V1_RUNNING);
+                        if (r < 0)
+                                return reply_error(c, r, "cannot reset the function: %s", f->error);
+                        log_dev_notice(f->bdf, "function was in the error state: reset to running");
+                }
         }
         c->fn = idx;
 

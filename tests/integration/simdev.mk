@@ -10,6 +10,8 @@ tests_integration_plugin_driver_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
 tests_integration_plugin_driver_LDADD = plugins/simdev/libsimdevcore.la $(GLIB_LIBS) $(DL_LIBS)
 
 SIMDEV_INTEGRATION_TESTS = \
-	tests/integration/simdev-roundtrip.sh
+	tests/integration/simdev-roundtrip.sh \
+	tests/integration/simdev-robustness.sh
 TESTS += $(SIMDEV_INTEGRATION_TESTS)
-EXTRA_DIST += $(SIMDEV_INTEGRATION_TESTS) tests/integration/lib.sh
+# (tests/integration/lib.sh is distributed by tests/local.mk)
+EXTRA_DIST += $(SIMDEV_INTEGRATION_TESTS)
