@@ -71,6 +71,7 @@ static void *template_init(char *devid, char *arg) {
         snprintf(d->bdf, sizeof(d->bdf), "%s", devid);
         d->state = VFIO_DEVICE_STATE_RUNNING; /* a device is running until told otherwise */
         /* TODO: connect to the device or agent named by arg; fail here, not later. */
+        (void) arg;
         return d;
 }
 

@@ -11,7 +11,8 @@ tests_integration_plugin_driver_LDADD = plugins/simdev/libsimdevcore.la $(GLIB_L
 
 SIMDEV_INTEGRATION_TESTS = \
 	tests/integration/simdev-roundtrip.sh \
-	tests/integration/simdev-robustness.sh
+	tests/integration/simdev-robustness.sh \
+	tests/integration/testing-plugins.sh
 TESTS += $(SIMDEV_INTEGRATION_TESTS)
 # (tests/integration/lib.sh is distributed by tests/local.mk)
 EXTRA_DIST += $(SIMDEV_INTEGRATION_TESTS)
