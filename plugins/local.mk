@@ -11,3 +11,14 @@ include plugins/simdev/local.mk
 include plugins/testing/local.mk
 include plugins/template/local.mk
 include tests/integration/simdev.mk
+
+# The top Makefile.am deletes installed plugins' .la files (plugins-remove-la),
+# so libtool's uninstall no longer knows their .so: remove those here.
+plugins-uninstall-so:
+	@for la in $(plugin_LTLIBRARIES); do \
+		so=`basename "$$la" .la`.so; \
+		echo " rm -f $(DESTDIR)$(plugindir)/$$so"; \
+		rm -f "$(DESTDIR)$(plugindir)/$$so"; \
+	done
+uninstall_hooks += plugins-uninstall-so
+.PHONY: plugins-uninstall-so
