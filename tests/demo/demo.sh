@@ -16,7 +16,6 @@ MB_SRCDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 MB_BUILDDIR=$(cd "${1:-$MB_SRCDIR/_build}" && pwd)
 export MB_SRCDIR MB_BUILDDIR
 . "$MB_SRCDIR/tests/integration/lib.sh"
-mb_setup
 
 BDF=0000:3b:00.1
 DOMAIN=6f1c9a52-1d1e-4c5b-9b0e-3f6a2d7c8e41
@@ -73,8 +72,8 @@ say "Migrating $BDF from A to B: pre-copy rounds while it runs, then stop-copy"
 mb_ctl A save "$BDF" -o - | mb_ctl B load "$BDF" -i -
 
 say "Checking the state arrived intact"
-HA=$(mb_agent_hash "$MB_AGENT_A" "$BDF")
-HB=$(mb_agent_hash "$MB_AGENT_B" "$BDF")
+HA=$(mb_hash "$MB_AGENT_PORT_A" "$BDF")
+HB=$(mb_hash "$MB_AGENT_PORT_B" "$BDF")
 echo "host A: sha256 $HA"
 echo "host B: sha256 $HB"
 [ "$HA" = "$HB" ] || mb_fail "the state differs after migration"

@@ -1,96 +1,119 @@
-# Shared helpers for migbroker's integration tests (sourced, not run).
-# Every test: `. "$MB_SRCDIR/tests/integration/lib.sh"; mb_setup`, then uses
-# the helpers below. Whatever mb_* starts is stopped on exit, also on failure.
-set -eu
+# Shared helpers of the integration tests; source it from a test script:
+#   . "$MB_SRCDIR/tests/integration/lib.sh"
+# The harness exports MB_BUILDDIR and MB_SRCDIR (AM_TESTS_ENVIRONMENT); run by
+# hand, the defaults assume the current directory is the build tree.
+# Every process started through mb_spawn is killed when the test exits, also
+# when it fails; the temporary directory is removed unless MB_KEEP_TMP=1.
 
-: "${MB_BUILDDIR:?run through make check, or export MB_BUILDDIR}"
-: "${MB_SRCDIR:?}"
+set -u
 
-MB_WORKER="$MB_BUILDDIR/worker/migbroker-worker"
-MB_DRIVER="$MB_BUILDDIR/tests/integration/mb-worker-driver"
+: "${MB_BUILDDIR:=$(pwd)}"
+: "${MB_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
+
 MB_SIMAGENT="$MB_BUILDDIR/plugins/simdev/migbroker-simagent"
-MB_SIMDEV_SO="$MB_BUILDDIR/plugins/simdev/.libs/simdev.so"
-MB_TESTING_SO="$MB_BUILDDIR/plugins/testing/.libs/testing.so"
+MB_DRIVER="$MB_BUILDDIR/tests/integration/plugin-driver"
+MB_WORKER_DRIVER="$MB_BUILDDIR/tests/integration/mb-worker-driver"
+MB_WORKER="$MB_BUILDDIR/worker/migbroker-worker"
 MB_BROKER="$MB_BUILDDIR/broker/migbrokerd"
 MB_CTL="$MB_BUILDDIR/ctl/migbrokerctl"
 export MB_BUILDDIR MB_SRCDIR
+MB_SIMDEV_SO="$MB_BUILDDIR/plugins/simdev/.libs/simdev.so"
+MB_TESTING_SO="$MB_BUILDDIR/plugins/testing/.libs/testing.so"
+MB_PLUGIN_LIBS="$MB_BUILDDIR/plugins/testing/.libs"
 
+MB_TEST_NAME=$(basename "$0" .sh)
+MB_TMP=$(mktemp -d "${TMPDIR:-/tmp}/mb-$MB_TEST_NAME.XXXXXX") || exit 99
 MB_PIDS=""
-MB_TMP=""
-
-mb_log() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
-mb_fail() { mb_log "FAIL: $*"; exit 1; }
-mb_skip() { mb_log "SKIP: $*"; exit 77; }
 
 mb_cleanup() {
-    local rc=$?
-    set +e
-    for p in $MB_PIDS; do
-        kill -TERM "$p" 2>/dev/null
-    done
-    for p in $MB_PIDS; do
-        for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$p" 2>/dev/null
-        wait "$p" 2>/dev/null
-    done
-    if [ -n "$MB_TMP" ] && [ -d "$MB_TMP" ]; then
-        if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then
-            for f in "$MB_TMP"/*.log; do
-                [ -f "$f" ] || continue
-                echo "---- $f (last 40 lines)" >&2
-                tail -n 40 "$f" >&2
-            done
+        local rc=$? pid f
+        if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ] && [ -d "$MB_TMP" ]; then
+                for f in "$MB_TMP"/*.log; do
+                        [ -f "$f" ] || continue
+                        echo "---- $f (last 30 lines)" >&2
+                        tail -n 30 "$f" >&2
+                done
         fi
-        rm -rf "$MB_TMP"
-    fi
-    exit "$rc"
+        for pid in $MB_PIDS; do
+                kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+        done
+        MB_PIDS=""
+        if [ "${MB_KEEP_TMP:-0}" = 1 ]; then
+                echo "# kept $MB_TMP"
+        else
+                rm -rf "$MB_TMP"
+        fi
+}
+trap mb_cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+mb_log() { echo "# $*"; }
+mb_fail() { echo "FAIL: $*" >&2; exit 1; }
+mb_skip() { echo "SKIP: $*" >&2; exit 77; }
+
+# mb_spawn LOGNAME CMD...: runs CMD in the background, stdout+stderr to
+# $MB_TMP/LOGNAME.log; the pid is in $MB_LAST_PID and is killed at exit.
+mb_spawn() {
+        local name=$1
+        shift
+        "$@" >"$MB_TMP/$name.log" 2>&1 &
+        MB_LAST_PID=$!
+        MB_PIDS="$MB_PIDS $MB_LAST_PID"
 }
 
-mb_setup() {
-    MB_TMP=$(mktemp -d "${TMPDIR:-/tmp}/mbtest.XXXXXX")
-    chmod 755 "$MB_TMP"
-    trap mb_cleanup EXIT
-    trap 'exit 130' INT TERM
+# mb_wait_file FILE [SECONDS]: waits until FILE exists and is not empty.
+mb_wait_file() {
+        local file=$1 tries=$(( ${2:-10} * 20 ))
+        while [ ! -s "$file" ]; do
+                tries=$((tries - 1))
+                [ "$tries" -gt 0 ] || return 1
+                sleep 0.05
+        done
+}
+
+# mb_start_simagent NAME AGENT-OPTIONS...: starts migbroker-simagent on a free
+# loopback port; sets MB_AGENT_PORT and MB_AGENT_PID. Log: $MB_TMP/NAME.log.
+mb_start_simagent() {
+        local name=$1
+        shift
+        rm -f "$MB_TMP/$name.port"
+        mb_spawn "$name" "$MB_SIMAGENT" --listen 127.0.0.1:0 --port-file "$MB_TMP/$name.port" "$@"
+        MB_AGENT_PID=$MB_LAST_PID
+        if ! mb_wait_file "$MB_TMP/$name.port" 10; then
+                cat "$MB_TMP/$name.log" >&2
+                mb_fail "agent $name did not start"
+        fi
+        MB_AGENT_PORT=$(cat "$MB_TMP/$name.port")
+}
+
+# mb_hash PORT BDF: SHA-256 of a function's state.
+mb_hash() {
+        "$MB_SIMAGENT" hash --connect "127.0.0.1:$1" --function "$2" || mb_fail "hash of $2 on port $1 failed"
+}
+
+# mb_status_field PORT BDF FIELD: one line of 'migbroker-simagent status' (e.g. "state").
+mb_status_field() {
+        "$MB_SIMAGENT" status --connect "127.0.0.1:$1" --function "$2" | sed -n "s/^  $3: *//p"
+}
+
+mb_require_built() {
+        local f
+        for f in "$@"; do
+                [ -e "$f" ] || mb_fail "$f not built (run make first)"
+        done
 }
 
 # mb_track PID: stop PID at exit.
 mb_track() { MB_PIDS="$MB_PIDS $1"; }
 
-# mb_wait_file FILE [SECONDS]: wait until FILE exists and is non-empty.
-mb_wait_file() {
-    local f=$1 t=${2:-10} i=0
-    while [ ! -s "$f" ]; do
-        i=$((i + 1))
-        [ "$i" -le $((t * 20)) ] || mb_fail "timed out waiting for $f"
-        sleep 0.05
-    done
-}
-
-# mb_start_agent NAME ARGS...: start a simulated DPU agent on a free loopback
-# port; sets MB_AGENT_<NAME> to HOST:PORT.
+# mb_start_agent NAME ARGS...: mb_start_simagent, and MB_AGENT_<NAME>=HOST:PORT.
 mb_start_agent() {
-    local name=$1; shift
-    local pf="$MB_TMP/agent-$name.port"
-    "$MB_SIMAGENT" --listen 127.0.0.1:0 --port-file "$pf" "$@" >"$MB_TMP/agent-$name.log" 2>&1 &
-    mb_track $!
-    mb_wait_file "$pf"
-    eval "MB_AGENT_$name=127.0.0.1:$(cat "$pf")"
-}
-
-# mb_agent_hash ADDR BDF: SHA-256 of a simulated function's state.
-mb_agent_hash() {
-    "$MB_SIMAGENT" hash --connect "$1" --function "$2"
-}
-
-# mb_children_of PID: direct children still alive.
-mb_children_of() { pgrep -P "$1" 2>/dev/null || true; }
-
-# mb_no_process_named NAME: assert no process with that exact name is left
-# that was started from our temporary directory or build tree.
-mb_count_workers() { pgrep -f -- "$MB_WORKER" 2>/dev/null | wc -l; }
-
-mb_assert_eq() {
-    [ "$1" = "$2" ] || mb_fail "${3:-values differ}: '$1' != '$2'"
+        local name=$1
+        shift
+        mb_start_simagent "agent-$name" "$@"
+        eval "MB_AGENT_$name=127.0.0.1:$MB_AGENT_PORT"
+        eval "MB_AGENT_PORT_$name=$MB_AGENT_PORT"
 }
 
 # ---- private buses, fake sysfs, brokers --------------------------------------
@@ -127,7 +150,7 @@ EOC
     "${DBUS_DAEMON:-dbus-daemon}" --config-file="$dir/bus.conf" --nofork --nopidfile \
         --print-address=3 3>"$dir/address" >"$MB_TMP/bus-$name.log" 2>&1 &
     mb_track $!
-    mb_wait_file "$dir/address"
+    mb_wait_file "$dir/address" 10 || mb_fail "dbus-daemon $name did not start"
     chmod 666 "$dir/socket" 2>/dev/null || true
     eval "MB_BUS_$name=unix:path=$dir/socket"
 }
