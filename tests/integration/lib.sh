@@ -121,7 +121,8 @@ mb_start_agent() {
 # mb_start_bus NAME: a private dbus-daemon (system-bus-like policy, open to
 # every local user); sets MB_BUS_<NAME> to its address.
 mb_start_bus() {
-    local name=$1 dir="$MB_TMP/bus-$name"
+    local name=$1
+    local dir="$MB_TMP/bus-$name"
     mkdir -p "$dir"
     chmod 755 "$dir"
     cat >"$dir/bus.conf" <<EOC
