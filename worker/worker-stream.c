@@ -97,7 +97,7 @@ int mb_worker_save(const MbWorkerStreamCtx *ctx, MbSaveSession *s, int fd, MbStr
                    uint64_t max_bytes, uint32_t flags, int stall_ms, MbSaveResult *ret) {
         Progress prog = { .ctx = ctx, .last_ns = now_ns() };
         MbFdWaitPolicy wp = { .stall_ms = stall_ms, .heartbeat = heartbeat, .userdata = &prog };
-        uint64_t payload = 0, records = 0, prev_pending = UINT64_MAX;
+        uint64_t payload = 0, records = 0, budget = UINT64_MAX, first_pending = 0;
         int r;
 
         *ret = (MbSaveResult) {};
@@ -145,10 +145,17 @@ int mb_worker_save(const MbWorkerStreamCtx *ctx, MbSaveSession *s, int fd, MbStr
                         return r;
                 if (pending == 0)
                         break;
-                if ((flags & MB_WORKER_SAVE_UNTIL_EMPTY) && prev_pending != UINT64_MAX && pending > prev_pending)
-                        return fail(ctx, -MB_EPLUGINFAILED,
-                                    "pending bytes grew in stop-copy from %" PRIu64 " to %" PRIu64, prev_pending,
-                                    pending);
+                /* In stop-copy nothing changes any more: what is pending may only
+                 * shrink by what was saved, or this would never end. */
+                if (flags & MB_WORKER_SAVE_UNTIL_EMPTY) {
+                        if (budget == UINT64_MAX)
+                                budget = first_pending = pending;
+                        else if (pending > budget)
+                                return fail(ctx, -MB_EPLUGINFAILED,
+                                            "pending bytes grew in stop-copy: %" PRIu64 " reported after %" PRIu64
+                                            " of the %" PRIu64 " first reported were saved",
+                                            pending, first_pending - budget, first_pending);
+                }
 
                 round = pending;
                 if (max_bytes > 0)
@@ -193,7 +200,8 @@ int mb_worker_save(const MbWorkerStreamCtx *ctx, MbSaveSession *s, int fd, MbStr
                         progress_emit(&prog, false);
                 }
 
-                prev_pending = pending;
+                if (budget != UINT64_MAX)
+                        budget -= round;
                 if (!(flags & MB_WORKER_SAVE_UNTIL_EMPTY))
                         break;
                 if (max_bytes > 0 && payload >= max_bytes)

@@ -90,3 +90,20 @@ tests_unit_test_testing_args_SOURCES = \
 tests_unit_test_testing_args_CPPFLAGS = $(SIMDEV_UNIT_CPPFLAGS)
 tests_unit_test_testing_args_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_testing_args_LDADD = plugins/simdev/libsimdevcore.la $(UNIT_LIBS)
+
+# ---- worker (worker/) ----------------------------------------------------------
+WORKER_UNIT_TESTS = tests/unit/test-worker-stream tests/unit/test-worker-plugin tests/unit/test-fd-util
+UNIT_TESTS += $(WORKER_UNIT_TESTS)
+check_PROGRAMS += $(WORKER_UNIT_TESTS)
+TESTS += $(WORKER_UNIT_TESTS)
+tests_unit_test_worker_stream_SOURCES = tests/unit/test-worker-stream.c worker/worker-stream.c
+tests_unit_test_worker_stream_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/worker
+tests_unit_test_worker_stream_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_worker_stream_LDADD = common/libmbcore.la $(UNIT_LIBS)
+tests_unit_test_worker_plugin_SOURCES = tests/unit/test-worker-plugin.c worker/worker-plugin.c
+tests_unit_test_worker_plugin_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/worker
+tests_unit_test_worker_plugin_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_worker_plugin_LDADD = common/libmbcore.la $(UNIT_LIBS) $(DL_LIBS)
+tests_unit_test_fd_util_SOURCES = tests/unit/test-fd-util.c
+tests_unit_test_fd_util_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_fd_util_LDADD = common/libmbcore.la $(UNIT_LIBS)

@@ -1,0 +1,430 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The worker's data path (worker/worker-stream.c) against an in-process
+ * memory plugin: framed and raw saves, sessions, caps, the checks on what the
+ * plugin reports, and loads of every format, through real pipes and files. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "error.h"
+#include "stream.h"
+#include "worker-proto.h"
+#include "worker-stream.h"
+
+/* ---- a memory plugin ---------------------------------------------------- */
+
+typedef struct Mem {
+        uint8_t *state;
+        uint64_t size;
+        uint64_t sent;          /* bytes saved so far */
+        uint64_t extra;         /* bytes "dirtied" that update_pending adds once */
+        uint8_t *loaded;
+        uint64_t loaded_len;
+        uint32_t n_save_calls;
+        uint32_t max_save_len;
+        uint32_t n_load_calls;
+        uint32_t load_lens[64];
+        int grow_in_stopcopy;   /* update_pending grows each call */
+        int implausible;        /* update_pending reports 2^50 */
+        int save_fail_at;       /* save() fails on this call number (1-based), 0 never */
+} Mem;
+
+static Mem M;
+
+static int mem_update_pending(void *h, uint64_t *p) {
+        if (M.implausible) {
+                *p = UINT64_C(1) << 50;
+                return 0;
+        }
+        if (M.grow_in_stopcopy) {
+                M.extra += 4096;
+                *p = M.size - M.sent + M.extra;
+                return 0;
+        }
+        *p = M.size - M.sent;
+        return 0;
+}
+
+static int mem_save(void *h, uint8_t *buf, uint64_t len) {
+        M.n_save_calls++;
+        if (M.save_fail_at && M.n_save_calls == (uint32_t) M.save_fail_at)
+                return -EIO;
+        if (len > M.size - M.sent + M.extra)
+                return -EINVAL;
+        for (uint64_t i = 0; i < len; i++)
+                buf[i] = M.sent + i < M.size ? M.state[M.sent + i] : 0xee;
+        M.sent += len;
+        if (M.sent > M.size) {
+                M.extra -= M.sent - M.size;
+                M.sent = M.size;
+        }
+        if (len > M.max_save_len)
+                M.max_save_len = (uint32_t) len;
+        return 0;
+}
+
+static int mem_load(void *h, uint8_t *buf, uint64_t len) {
+        M.loaded = realloc(M.loaded, M.loaded_len + len);
+        memcpy(M.loaded + M.loaded_len, buf, len);
+        M.loaded_len += len;
+        if (M.n_load_calls < 64)
+                M.load_lens[M.n_load_calls] = (uint32_t) len;
+        M.n_load_calls++;
+        return 0;
+}
+
+static void *mem_init(char *d, char *a) { return &M; }
+static int mem_set_state(void *h, uint32_t v) { return 0; }
+static int mem_get_state(void *h, uint32_t *v) { *v = 1; return 0; }
+
+static const VFIOMigrationPluginOps mem_ops = {
+        .init = mem_init, .save = mem_save, .load = mem_load, .update_pending = mem_update_pending,
+        .set_state = mem_set_state, .get_state = mem_get_state,
+};
+
+static MbPlugin plugin = { .ops = &mem_ops, .name = "memtest", .capabilities = MIGBROKER_PLUGIN_CAP_PRECOPY };
+static char errbuf[512];
+static unsigned progress_calls;
+
+static void on_progress(void *ud, uint64_t bytes) {
+        progress_calls++;
+}
+
+static MbWorkerStreamCtx ctx(void) {
+        errbuf[0] = '\0';
+        return (MbWorkerStreamCtx) { .plugin = &plugin, .handle = &M, .bdf = "0000:3b:00.1",
+                                     .progress = on_progress, .errbuf = errbuf, .errlen = sizeof(errbuf) };
+}
+
+static void mem_reset(uint64_t size) {
+        free(M.state);
+        free(M.loaded);
+        memset(&M, 0, sizeof(M));
+        M.size = size;
+        M.state = malloc(size ? size : 1);
+        for (uint64_t i = 0; i < size; i++)
+                M.state[i] = (uint8_t) (i * 31 + (i >> 9));
+}
+
+static int tmpfile_fd(void) {
+        char path[] = "/tmp/test-worker-stream.XXXXXX";
+        int fd = mkstemp(path);
+        assert_true(fd >= 0);
+        unlink(path);
+        return fd;
+}
+
+static uint8_t *slurp(int fd, size_t *len) {
+        off_t end = lseek(fd, 0, SEEK_END);
+        uint8_t *b = malloc((size_t) end + 1);
+        assert_true(pread(fd, b, (size_t) end, 0) == end);
+        *len = (size_t) end;
+        return b;
+}
+
+static int teardown(void **state) {
+        free(M.state);
+        free(M.loaded);
+        memset(&M, 0, sizeof(M));
+        return 0;
+}
+
+/* ---- tests ---------------------------------------------------------------- */
+
+static void test_framed_save_and_load(void **state) {
+        MbSaveSession s = {};
+        MbLoadSession l = {};
+        MbSaveResult res;
+        MbLoadResult lres;
+        MbWorkerStreamCtx c = ctx();
+        int fd = tmpfile_fd(), rfd;
+        uint64_t size = 3 * MB_WORKER_CHUNK + 12345;
+        uint8_t *orig;
+
+        mem_reset(size);
+        orig = malloc(size);
+        memcpy(orig, M.state, size);
+
+        /* A pre-copy round of everything, then stop-copy with nothing left. */
+        assert_int_equal(mb_worker_save(&c, &s, fd, MB_STREAM_FORMAT_FRAMED, 0, MB_WORKER_SAVE_BEGIN, 1000, &res), 0);
+        assert_int_equal(res.records, 4);
+        assert_int_equal(res.pending_after, 0);
+        assert_false(res.ended);
+        assert_int_equal(M.max_save_len, MB_WORKER_CHUNK);
+        assert_int_equal(mb_worker_save(&c, &s, fd, MB_STREAM_FORMAT_FRAMED, 0,
+                                        MB_WORKER_SAVE_UNTIL_EMPTY | MB_WORKER_SAVE_END, 1000, &res), 0);
+        assert_true(res.ended);
+        assert_int_equal(res.bytes, MB_STREAM_END_RECORD_LEN);
+        /* The session ended: another call is refused. */
+        assert_int_equal(mb_worker_save(&c, &s, fd, MB_STREAM_FORMAT_FRAMED, 0, 0, 1000, &res), -EINVAL);
+        assert_non_null(strstr(errbuf, "already ended"));
+        assert_true(progress_calls > 0);
+
+        /* Load it back: one load() per record, same bytes. */
+        rfd = open("/dev/null", O_RDONLY);
+        close(rfd);
+        assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+        c = ctx();
+        assert_int_equal(mb_worker_load(&c, &l, fd, MB_STREAM_FORMAT_FRAMED, MB_WORKER_LOAD_BEGIN, 1000, &lres), 0);
+        assert_true(lres.ended);
+        assert_int_equal(lres.records, 4);
+        assert_int_equal(M.loaded_len, size);
+        assert_memory_equal(M.loaded, orig, size);
+        assert_int_equal(M.load_lens[0], MB_WORKER_CHUNK);
+        assert_int_equal(M.load_lens[3], 12345);
+        assert_int_equal(mb_worker_load_finish(&c, &l, &lres), 0);
+
+        mb_save_session_reset(&s);
+        mb_load_session_reset(&l);
+        free(orig);
+        close(fd);
+}
+
+static void test_raw_rounds_and_max_bytes(void **state) {
+        MbSaveSession s = {};
+        MbSaveResult res;
+        MbWorkerStreamCtx c = ctx();
+        int fd = tmpfile_fd();
+        size_t len;
+        uint8_t *b;
+
+        mem_reset(10000);
+        /* max-bytes caps one call: a round header says what follows. */
+        assert_int_equal(mb_worker_save(&c, &s, fd, MB_STREAM_FORMAT_RAW, 4096, MB_WORKER_SAVE_BEGIN, 1000, &res), 0);
+        assert_int_equal(res.bytes, 8 + 4096);
+        assert_int_equal(res.pending_after, 10000 - 4096);
+        assert_int_equal(mb_worker_save(&c, &s, fd, MB_STREAM_FORMAT_RAW, 0,
+                                        MB_WORKER_SAVE_UNTIL_EMPTY | MB_WORKER_SAVE_END, 1000, &res), 0);
+        assert_int_equal(res.bytes, 8 + 10000 - 4096);
+        assert_true(res.ended);
+
+        b = slurp(fd, &len);
+        assert_int_equal(len, 8 + 4096 + 8 + 5904);
+        /* be64 4096, then the bytes; be64 5904, then the rest: seed 000's save_buffer. */
+        assert_int_equal(b[6], 0x10);
+        assert_int_equal(b[7], 0x00);
+        assert_memory_equal(b + 8, M.state, 4096);
+        assert_int_equal((b[8 + 4096 + 6] << 8) | b[8 + 4096 + 7], 5904);
+        assert_memory_equal(b + 8 + 4096 + 8, M.state + 4096, 5904);
+        free(b);
+        mb_save_session_reset(&s);
+        close(fd);
+}
+
+static void test_format_cannot_change(void **state) {
+        MbSaveSession s = {};
+        MbSaveResult res;
+        MbWorkerStreamCtx c = ctx();
+        int fd = tmpfile_fd();
+
+        mem_reset(100);
+        assert_int_equal(mb_worker_save(&c, &s, fd, MB_STREAM_FORMAT_FRAMED, 10, MB_WORKER_SAVE_BEGIN, 1000, &res), 0);
+        assert_int_equal(mb_worker_save(&c, &s, fd, MB_STREAM_FORMAT_RAW, 10, 0, 1000, &res), -EINVAL);
+        assert_non_null(strstr(errbuf, "cannot change its format"));
+        mb_save_session_reset(&s);
+        /* No session at all. */
+        assert_int_equal(mb_worker_save(&c, &s, fd, MB_STREAM_FORMAT_FRAMED, 0, 0, 1000, &res), -EINVAL);
+        assert_non_null(strstr(errbuf, "no save session"));
+        close(fd);
+}
+
+static void test_pending_checks(void **state) {
+        MbSaveSession s = {};
+        MbSaveResult res;
+        MbWorkerStreamCtx c = ctx();
+        int fd = tmpfile_fd();
+
+        mem_reset(1000);
+        M.implausible = 1;
+        assert_int_equal(mb_worker_save(&c, &s, fd, MB_STREAM_FORMAT_FRAMED, 0, MB_WORKER_SAVE_BEGIN, 1000, &res),
+                         -MB_EPLUGINFAILED);
+        assert_non_null(strstr(errbuf, "implausible"));
+        mb_save_session_reset(&s);
+
+        mem_reset(1000);
+        M.grow_in_stopcopy = 1;
+        assert_int_equal(mb_worker_save(&c, &s, fd, MB_STREAM_FORMAT_FRAMED, 0,
+                                        MB_WORKER_SAVE_BEGIN | MB_WORKER_SAVE_UNTIL_EMPTY | MB_WORKER_SAVE_END, 1000,
+                                        &res),
+                         -MB_EPLUGINFAILED);
+        assert_non_null(strstr(errbuf, "grew in stop-copy"));
+        mb_save_session_reset(&s);
+
+        mem_reset(3 * MB_WORKER_CHUNK);
+        M.save_fail_at = 2;
+        assert_int_equal(mb_worker_save(&c, &s, fd, MB_STREAM_FORMAT_FRAMED, 0, MB_WORKER_SAVE_BEGIN, 1000, &res),
+                         -MB_EPLUGINFAILED);
+        assert_non_null(strstr(errbuf, "save(1048576 bytes) failed"));
+        mb_save_session_reset(&s);
+        close(fd);
+}
+
+static void test_reader_gone_and_stall(void **state) {
+        MbSaveSession s = {};
+        MbSaveResult res;
+        MbWorkerStreamCtx c = ctx();
+        int p[2];
+
+        /* The reader closed its end: EPIPE, named. */
+        mem_reset(8 * MB_WORKER_CHUNK);
+        assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+        close(p[0]);
+        signal(SIGPIPE, SIG_IGN);
+        assert_int_equal(mb_worker_save(&c, &s, p[1], MB_STREAM_FORMAT_FRAMED, 0, MB_WORKER_SAVE_BEGIN, 1000, &res),
+                         -EPIPE);
+        assert_non_null(strstr(errbuf, "reader of the stream went away"));
+        close(p[1]);
+        mb_save_session_reset(&s);
+
+        /* Nobody reads a non-blocking pipe: a stall after stall_ms, with heartbeats meanwhile. */
+        mem_reset(8 * MB_WORKER_CHUNK);
+        assert_int_equal(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+        progress_calls = 0;
+        assert_int_equal(mb_worker_save(&c, &s, p[1], MB_STREAM_FORMAT_FRAMED, 0, MB_WORKER_SAVE_BEGIN, 300, &res),
+                         -ETIMEDOUT);
+        assert_non_null(strstr(errbuf, "stalled"));
+        assert_true(progress_calls >= 2);
+        close(p[0]);
+        close(p[1]);
+        mb_save_session_reset(&s);
+}
+
+static void test_wrong_fds(void **state) {
+        MbSaveSession s = {};
+        MbLoadSession l = {};
+        MbSaveResult res;
+        MbLoadResult lres;
+        MbWorkerStreamCtx c = ctx();
+        int dfd = open("/tmp", O_RDONLY | O_DIRECTORY), rofd = open("/dev/null", O_RDONLY);
+
+        mem_reset(10);
+        assert_int_equal(mb_worker_save(&c, &s, dfd, MB_STREAM_FORMAT_FRAMED, 0, MB_WORKER_SAVE_BEGIN, 100, &res),
+                         -EISDIR);
+        assert_int_equal(mb_worker_save(&c, &s, rofd, MB_STREAM_FORMAT_FRAMED, 0, MB_WORKER_SAVE_BEGIN, 100, &res),
+                         -EBADF);
+        assert_non_null(strstr(errbuf, "not open for writing"));
+        assert_int_equal(mb_worker_save(&c, &s, 987, MB_STREAM_FORMAT_FRAMED, 0, MB_WORKER_SAVE_BEGIN, 100, &res),
+                         -EBADF);
+        assert_int_equal(mb_worker_load(&c, &l, dfd, MB_STREAM_FORMAT_FRAMED, MB_WORKER_LOAD_BEGIN, 100, &lres),
+                         -EISDIR);
+        close(dfd);
+        close(rofd);
+}
+
+static void test_load_corrupt_and_incomplete(void **state) {
+        MbSaveSession s = {};
+        MbLoadSession l = {};
+        MbSaveResult res;
+        MbLoadResult lres;
+        MbWorkerStreamCtx c = ctx();
+        int fd = tmpfile_fd(), fd2;
+        size_t len;
+        uint8_t *b;
+
+        mem_reset(5000);
+        assert_int_equal(mb_worker_save(&c, &s, fd, MB_STREAM_FORMAT_FRAMED, 0,
+                                        MB_WORKER_SAVE_BEGIN | MB_WORKER_SAVE_UNTIL_EMPTY | MB_WORKER_SAVE_END, 1000,
+                                        &res),
+                         0);
+        b = slurp(fd, &len);
+
+        /* Flip a payload bit: StreamCorrupt with the reader's reason. */
+        fd2 = tmpfile_fd();
+        b[len - MB_STREAM_END_RECORD_LEN - 10] ^= 0x04;
+        assert_int_equal(write(fd2, b, len), (ssize_t) len);
+        assert_int_equal(lseek(fd2, 0, SEEK_SET), 0);
+        assert_int_equal(mb_worker_load(&c, &l, fd2, MB_STREAM_FORMAT_FRAMED, MB_WORKER_LOAD_BEGIN, 1000, &lres),
+                         -MB_ESTREAMCORRUPT);
+        assert_non_null(strstr(errbuf, "CRC"));
+        close(fd2);
+        b[len - MB_STREAM_END_RECORD_LEN - 10] ^= 0x04;
+
+        /* Without the end record: loads fine, but finish refuses. */
+        fd2 = tmpfile_fd();
+        assert_int_equal(write(fd2, b, len - MB_STREAM_END_RECORD_LEN), (ssize_t) (len - MB_STREAM_END_RECORD_LEN));
+        assert_int_equal(lseek(fd2, 0, SEEK_SET), 0);
+        assert_int_equal(mb_worker_load(&c, &l, fd2, MB_STREAM_FORMAT_FRAMED, MB_WORKER_LOAD_BEGIN, 1000, &lres), 0);
+        assert_false(lres.ended);
+        assert_int_equal(mb_worker_load_finish(&c, &l, &lres), -MB_ESTREAMCORRUPT);
+        assert_non_null(strstr(errbuf, "incomplete"));
+        close(fd2);
+
+        /* Data after the end record. */
+        fd2 = tmpfile_fd();
+        assert_int_equal(write(fd2, b, len), (ssize_t) len);
+        assert_int_equal(write(fd2, "x", 1), 1);
+        assert_int_equal(lseek(fd2, 0, SEEK_SET), 0);
+        assert_int_equal(mb_worker_load(&c, &l, fd2, MB_STREAM_FORMAT_FRAMED, MB_WORKER_LOAD_BEGIN, 1000, &lres),
+                         -MB_ESTREAMCORRUPT);
+        assert_non_null(strstr(errbuf, "after the end record"));
+        close(fd2);
+
+        /* Two calls may feed one session: split the stream in two files. */
+        for (size_t cut = 1; cut < len; cut += len / 7) {
+                int a = tmpfile_fd(), z = tmpfile_fd();
+                free(M.loaded);
+                M.loaded = NULL;
+                M.loaded_len = 0;
+                assert_int_equal(write(a, b, cut), (ssize_t) cut);
+                assert_int_equal(write(z, b + cut, len - cut), (ssize_t) (len - cut));
+                lseek(a, 0, SEEK_SET);
+                lseek(z, 0, SEEK_SET);
+                assert_int_equal(mb_worker_load(&c, &l, a, MB_STREAM_FORMAT_FRAMED, MB_WORKER_LOAD_BEGIN, 1000, &lres), 0);
+                assert_int_equal(mb_worker_load(&c, &l, z, MB_STREAM_FORMAT_FRAMED, 0, 1000, &lres), 0);
+                assert_true(lres.ended);
+                assert_int_equal(mb_worker_load_finish(&c, &l, &lres), 0);
+                assert_int_equal(M.loaded_len, 5000);
+                close(a);
+                close(z);
+        }
+        free(b);
+        mb_save_session_reset(&s);
+        mb_load_session_reset(&l);
+        close(fd);
+}
+
+static void test_other_plugin_refused(void **state) {
+        MbSaveSession s = {};
+        MbLoadSession l = {};
+        MbSaveResult res;
+        MbLoadResult lres;
+        MbWorkerStreamCtx c = ctx();
+        int fd = tmpfile_fd();
+
+        mem_reset(100);
+        assert_int_equal(mb_worker_save(&c, &s, fd, MB_STREAM_FORMAT_FRAMED, 0,
+                                        MB_WORKER_SAVE_BEGIN | MB_WORKER_SAVE_UNTIL_EMPTY | MB_WORKER_SAVE_END, 1000,
+                                        &res),
+                         0);
+        lseek(fd, 0, SEEK_SET);
+        snprintf(plugin.name, sizeof(plugin.name), "%s", "otherplugin");
+        assert_int_equal(mb_worker_load(&c, &l, fd, MB_STREAM_FORMAT_FRAMED, MB_WORKER_LOAD_BEGIN, 1000, &lres),
+                         -MB_ESTREAMCORRUPT);
+        assert_non_null(strstr(errbuf, "memtest"));
+        snprintf(plugin.name, sizeof(plugin.name), "%s", "memtest");
+        mb_save_session_reset(&s);
+        mb_load_session_reset(&l);
+        close(fd);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_teardown(test_framed_save_and_load, teardown),
+                cmocka_unit_test_teardown(test_raw_rounds_and_max_bytes, teardown),
+                cmocka_unit_test_teardown(test_format_cannot_change, teardown),
+                cmocka_unit_test_teardown(test_pending_checks, teardown),
+                cmocka_unit_test_teardown(test_reader_gone_and_stall, teardown),
+                cmocka_unit_test_teardown(test_wrong_fds, teardown),
+                cmocka_unit_test_teardown(test_load_corrupt_and_incomplete, teardown),
+                cmocka_unit_test_teardown(test_other_plugin_refused, teardown),
+        };
+        return cmocka_run_group_tests_name("worker-stream", tests, NULL, NULL);
+}
