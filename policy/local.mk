@@ -20,3 +20,21 @@ MBPOLICY_LIBS = policy/libmbpolicy.la $(GLIB_LIBS)
 
 include $(top_srcdir)/ctl/local.mk
 include $(top_srcdir)/tests/fuzz/local.mk
+
+# ---- tests beyond the unit tests (the cmocka programs are in tests/unit/local.mk)
+POLICY_SCRIPT_TESTS = \
+	tests/policy-fixtures.sh \
+	tests/policy-cli.sh \
+	tests/policy-owner.sh \
+	tests/policy-schema.sh
+TESTS += $(POLICY_SCRIPT_TESTS)
+dist_noinst_SCRIPTS += $(POLICY_SCRIPT_TESTS)
+EXTRA_DIST += \
+	schemas/policy.schema.json \
+	tests/unit/policy-test-util.h \
+	$(wildcard $(srcdir)/tests/data/policy/valid/*.yaml) \
+	$(wildcard $(srcdir)/tests/data/policy/invalid/*.yaml) \
+	$(wildcard $(srcdir)/tests/data/policy/invalid/*.err) \
+	tests/data/policy/invalid/dropin-redefines-plugin.policy
+dist_doc_DATA += data/policy.yaml.example
+EXTRA_DIST += $(wildcard $(srcdir)/data/policy.d-examples/*.yaml)

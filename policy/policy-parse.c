@@ -232,6 +232,7 @@ struct KeyHandler {
 typedef struct KeyHint {
         const char *key;
         const char *hint;
+        const char *instead_of;   /* the known key it was meant to go under: no "missing" error for it */
 } KeyHint;
 
 typedef struct MapSpec {
@@ -251,7 +252,7 @@ static const char *const *spec_key_names(const MapSpec *spec, const char **buf, 
         return buf;
 }
 
-/* Reports an unknown key; returns the known key it suggested, if any. */
+/* Reports an unknown key; returns the known key it stands for, if any. */
 static const char *unknown_key(Parser *ps, const MapSpec *spec, const Node *key) {
         const char *names[32], *suggestion;
         g_autofree char *list = NULL;
@@ -259,7 +260,7 @@ static const char *unknown_key(Parser *ps, const MapSpec *spec, const Node *key)
         for (const KeyHint *hint = spec->hints; hint && hint->key; hint++)
                 if (strcmp(hint->key, key->value) == 0) {
                         perr(ps, key->start, "unknown key \"%s\" in %s: %s", key->value, spec->what, hint->hint);
-                        return NULL;
+                        return hint->instead_of;
                 }
         suggestion = mb_diag_suggest(key->value, spec_key_names(spec, names, ELEMENTSOF(names)));
         if (suggestion) {
@@ -337,7 +338,7 @@ static void process_mapping(Parser *ps, const Node *map, const MapSpec *spec, vo
                         const char *suggestion = unknown_key(ps, spec, key);
                         unsigned b = 0;
                         for (const KeyHandler *k = spec->keys; suggestion && k->key; k++, b++)
-                                if (k->key == suggestion)
+                                if (strcmp(k->key, suggestion) == 0)
                                         seen |= 1u << b;
                         continue;
                 }
@@ -539,8 +540,8 @@ static const KeyHandler plugin_keys[] = {
 #undef P
 
 static const KeyHint plugin_hints[] = {
-        { "plugin", "a plugin definition has \"path\" and \"arg\"; rules that use it go under \"devices\"" },
-        { "match", "device rules go under \"devices\", not inside a plugin definition" },
+        { "plugin", "a plugin definition has \"path\" and \"arg\"; rules that use it go under \"devices\"", NULL },
+        { "match", "device rules go under \"devices\", not inside a plugin definition", NULL },
         {},
 };
 
@@ -618,10 +619,10 @@ static const KeyHandler match_keys[] = {
 #undef M
 
 static const KeyHint match_hints[] = {
-        { "plugin", "\"plugin\" belongs to the device rule, one level up (indent it like \"match\")" },
-        { "arg", "\"arg\" belongs to the device rule, one level up (indent it like \"match\")" },
-        { "function", "use a BDF pattern such as { bdf: \"0000:3b:00.*\" }" },
-        { "slot", "use a BDF pattern such as { bdf: \"0000:3b:00.*\" }" },
+        { "plugin", "\"plugin\" belongs to the device rule, one level up (indent it like \"match\")", NULL },
+        { "arg", "\"arg\" belongs to the device rule, one level up (indent it like \"match\")", NULL },
+        { "function", "use a BDF pattern such as { bdf: \"0000:3b:00.*\" }", NULL },
+        { "slot", "use a BDF pattern such as { bdf: \"0000:3b:00.*\" }", NULL },
         {},
 };
 
@@ -764,10 +765,10 @@ static const KeyHandler rule_keys[] = {
 #undef R
 
 static const KeyHint rule_hints[] = {
-        { "bdf", "\"bdf\" belongs inside \"match\", as in match: { bdf: \"0000:3b:00.1\" }" },
-        { "vendor", "\"vendor\" belongs inside \"match\", as in match: { vendor: 0x1af4 }" },
-        { "device", "\"device\" belongs inside \"match\", as in match: { vendor: 0x1af4, device: 0x1041 }" },
-        { "path", "a plugin's \"path\" belongs to its definition under \"plugins\"" },
+        { "bdf", "\"bdf\" belongs inside \"match\", as in match: { bdf: \"0000:3b:00.1\" }", "match" },
+        { "vendor", "\"vendor\" belongs inside \"match\", as in match: { vendor: 0x1af4 }", "match" },
+        { "device", "\"device\" belongs inside \"match\", as in match: { vendor: 0x1af4, device: 0x1041 }", "match" },
+        { "path", "a plugin's \"path\" belongs to its definition under \"plugins\"", NULL },
         {},
 };
 
@@ -828,14 +829,14 @@ static const KeyHandler top_keys[] = {
 };
 
 static const KeyHint top_hints[] = {
-        { "plugin-dir", "\"plugin-dir\" belongs under \"settings\"" },
-        { "worker-user", "\"worker-user\" belongs under \"settings\"" },
-        { "admin-group", "\"admin-group\" belongs under \"settings\"" },
-        { "op-timeout-ms", "\"op-timeout-ms\" belongs under \"settings\"" },
-        { "runtime-dir", "\"runtime-dir\" belongs under \"settings\"" },
-        { "vmm-user", "\"vmm-user\" belongs under \"settings\"" },
-        { "libvirt-uri", "\"libvirt-uri\" belongs under \"settings\"" },
-        { "match", "device rules go in the \"devices\" list: devices: [ { match: ..., plugin: ... } ]" },
+        { "plugin-dir", "\"plugin-dir\" belongs under \"settings\"", NULL },
+        { "worker-user", "\"worker-user\" belongs under \"settings\"", NULL },
+        { "admin-group", "\"admin-group\" belongs under \"settings\"", NULL },
+        { "op-timeout-ms", "\"op-timeout-ms\" belongs under \"settings\"", NULL },
+        { "runtime-dir", "\"runtime-dir\" belongs under \"settings\"", NULL },
+        { "vmm-user", "\"vmm-user\" belongs under \"settings\"", NULL },
+        { "libvirt-uri", "\"libvirt-uri\" belongs under \"settings\"", NULL },
+        { "match", "device rules go in the \"devices\" list: devices: [ { match: ..., plugin: ... } ]", NULL },
         {},
 };
 
