@@ -38,3 +38,14 @@ EXTRA_DIST += \
 	tests/data/policy/invalid/dropin-redefines-plugin.policy
 dist_doc_DATA += data/policy.yaml.example
 EXTRA_DIST += $(wildcard $(srcdir)/data/policy.d-examples/*.yaml)
+
+# ---- benchmark: 'make bench' (not a test)
+EXTRA_PROGRAMS = tests/bench/bench-policy
+tests_bench_bench_policy_SOURCES = tests/bench/bench-policy.c
+tests_bench_bench_policy_CPPFLAGS = $(MBPOLICY_CPPFLAGS)
+tests_bench_bench_policy_CFLAGS = $(MBPOLICY_CFLAGS) -O2
+tests_bench_bench_policy_LDADD = $(MBPOLICY_LIBS) common/libmbcore.la $(SYSTEMD_LIBS)
+CLEANFILES += tests/bench/bench-policy$(EXEEXT)
+bench: tests/bench/bench-policy$(EXEEXT)
+	./tests/bench/bench-policy$(EXEEXT)
+.PHONY: bench
