@@ -30,13 +30,15 @@ POLICY_SCRIPT_TESTS = \
 TESTS += $(POLICY_SCRIPT_TESTS)
 dist_noinst_SCRIPTS += $(POLICY_SCRIPT_TESTS)
 EXTRA_DIST += \
-	schemas/policy.schema.json \
 	tests/unit/policy-test-util.h \
 	$(wildcard $(srcdir)/tests/data/policy/valid/*.yaml) \
 	$(wildcard $(srcdir)/tests/data/policy/invalid/*.yaml) \
 	$(wildcard $(srcdir)/tests/data/policy/invalid/*.err) \
 	tests/data/policy/invalid/dropin-redefines-plugin.policy
-dist_doc_DATA += data/policy.yaml.example
+
+# ---- documentation, examples, schema (installed to docdir)
+dist_man_MANS += man/migbroker-policy.5
+dist_doc_DATA += data/policy.yaml.example schemas/policy.schema.json docs/admin-guide.md docs/env.md
 EXTRA_DIST += $(wildcard $(srcdir)/data/policy.d-examples/*.yaml)
 
 # ---- benchmark: 'make bench' (not a test)
