@@ -135,24 +135,83 @@ static const char *const type_names[] = {
         [TYPE_SEQUENCE] = "a list",  [TYPE_BAD] = "an alias",
 };
 
-static GRegex *regex_int, *regex_float;
+/* YAML 1.1's int and float resolvers, as PyYAML implements them:
+ *   int:   [-+]?0b[0-1_]+ | [-+]?0[0-7_]+ | [-+]?(0|[1-9][0-9_]*) | [-+]?0x[0-9a-fA-F_]+
+ *          | [-+]?[1-9][0-9_]*(:[0-5]?[0-9])+
+ *   float: [-+]?[0-9][0-9_]*\.[0-9_]*([eE][-+][0-9]+)? | \.[0-9_]+([eE][-+][0-9]+)?
+ *          | [-+]?[0-9][0-9_]*(:[0-5]?[0-9])+\.[0-9_]* | [-+]?\.(inf|Inf|INF) | \.(nan|NaN|NAN) */
+#define DIGITS_ "0123456789_"
 
-static void regexes_init(void) {
-        static gsize once;
+static bool only(const char *s, const char *set) {
+        return *s && strspn(s, set) == strlen(s);
+}
 
-        if (g_once_init_enter(&once)) {
-                /* YAML 1.1's int and float resolvers, as PyYAML implements them. */
-                regex_int = g_regex_new("^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)"
-                                        "|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$",
-                                        G_REGEX_OPTIMIZE, 0, NULL);
-                regex_float = g_regex_new("^(?:[-+]?(?:[0-9][0-9_]*)\\.[0-9_]*(?:[eE][-+][0-9]+)?"
-                                          "|\\.[0-9_]+(?:[eE][-+][0-9]+)?"
-                                          "|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\\.[0-9_]*"
-                                          "|[-+]?\\.(?:inf|Inf|INF)|\\.(?:nan|NaN|NAN))$",
-                                          G_REGEX_OPTIMIZE, 0, NULL);
-                g_assert(regex_int && regex_float);
-                g_once_init_leave(&once, 1);
+/* Digits then (:[0-5]?[0-9])+; returns the end, or NULL. */
+static const char *sexagesimal(const char *p, bool nonzero_first) {
+        if (!(nonzero_first ? (*p >= '1' && *p <= '9') : g_ascii_isdigit(*p)))
+                return NULL;
+        p += 1 + strspn(p + 1, DIGITS_);
+        if (*p != ':')
+                return NULL;
+        while (*p == ':') {
+                p++;
+                if (*p >= '0' && *p <= '5' && g_ascii_isdigit(p[1]))
+                        p += 2;
+                else if (g_ascii_isdigit(*p))
+                        p++;
+                else
+                        return NULL;
         }
+        return p;
+}
+
+static bool yaml11_int(const char *s) {
+        const char *p = s + (*s == '+' || *s == '-'), *end;
+
+        if (p[0] == '0' && p[1] == 'b')
+                return only(p + 2, "01_");
+        if (p[0] == '0' && p[1] == 'x')
+                return only(p + 2, "0123456789abcdefABCDEF_");
+        if (p[0] == '0')
+                return p[1] == '\0' || only(p + 1, "01234567_");
+        if (!(p[0] >= '1' && p[0] <= '9'))
+                return false;
+        if (p[1 + strspn(p + 1, DIGITS_)] == '\0')
+                return true;
+        end = sexagesimal(p, true);
+        return end && *end == '\0';
+}
+
+/* Nothing, or [eE][-+][0-9]+. */
+static bool yaml11_exponent(const char *p) {
+        if (*p == '\0')
+                return true;
+        return (*p == 'e' || *p == 'E') && (p[1] == '+' || p[1] == '-') && only(p + 2, "0123456789");
+}
+
+static bool yaml11_float(const char *s) {
+        static const char *const specials[] = { ".inf", ".Inf", ".INF", NULL };
+        static const char *const nans[] = { ".nan", ".NaN", ".NAN", NULL };
+        const char *p, *q;
+
+        if (s[0] == '.') {
+                if (g_strv_contains(nans, s) || g_strv_contains(specials, s))
+                        return true;
+                q = s + 1 + strspn(s + 1, DIGITS_);
+                return q > s + 1 && yaml11_exponent(q);
+        }
+        p = s + (*s == '+' || *s == '-');
+        if (g_strv_contains(specials, p))
+                return true;
+        if (!g_ascii_isdigit(*p))
+                return false;
+        q = p + 1 + strspn(p + 1, DIGITS_);
+        if (*q == '.')
+                return yaml11_exponent(q + 1 + strspn(q + 1, DIGITS_));
+        q = sexagesimal(p, false);
+        if (!q || *q != '.')
+                return false;
+        return q[1 + strspn(q + 1, DIGITS_)] == '\0';
 }
 
 static ValueType node_type(const Node *n) {
@@ -177,13 +236,10 @@ static ValueType node_type(const Node *n) {
                 return TYPE_NULL;
         if (g_strv_contains(bools, n->value))
                 return TYPE_BOOL;
-        if (strchr("-+.0123456789", n->value[0])) {
-                regexes_init();
-                if (g_regex_match(regex_int, n->value, 0, NULL))
-                        return TYPE_INT;
-                if (g_regex_match(regex_float, n->value, 0, NULL))
-                        return TYPE_FLOAT;
-        }
+        if (yaml11_int(n->value))
+                return TYPE_INT;
+        if (yaml11_float(n->value))
+                return TYPE_FLOAT;
         return TYPE_STRING;
 }
 
