@@ -386,6 +386,7 @@ static void test_reload(void **state) {
         assert_int_equal(mb_policy_reload(&current, &opts, diags2), -MB_EPOLICYINVALID);
         assert_ptr_equal(current, before);
         assert_true(mb_diag_list_has_errors(diags2));
+        mb_diag_list_log(diags2); /* what the broker logs */
         assert_string_equal(mb_policy_find_plugin(current, "simdev")->arg, "127.0.0.1:7000");
 
         /* a good one replaces it */
