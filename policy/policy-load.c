@@ -221,7 +221,8 @@ int mb_policy_open_plugin(const MbPolicyPlugin *plugin, MbDiagList *diags) {
                 return -MB_EACCESSDENIED;
         }
         /* Back to blocking reads for whoever uses it. */
-        if (fcntl(fd, F_SETFL, O_RDONLY) < 0)
+        int flags = fcntl(fd, F_GETFL);
+        if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
                 return -errno;
         return MB_TAKE_FD(fd);
 }

@@ -341,7 +341,14 @@ static bool expect_mapping(Parser *ps, const Node *n, const char *what, const ch
         return false;
 }
 
-/* Reports a duplicate key: returns true when key repeats an earlier one. */
+static void report_duplicate(Parser *ps, const Node *key, const Node *first) {
+        perr(ps, key->start, "duplicate key \"%s\" (first at line %u, column %u)", key->value,
+             (unsigned) first->start.line + 1, (unsigned) first->start.column + 1);
+}
+
+/* Reports a duplicate key: returns true when key repeats an earlier one.
+ * Linear: for the small mappings of the handler tables ("plugins", whose
+ * keys are names, has its own hash). */
 static bool duplicate_key(Parser *ps, const Node *map, guint i) {
         const Node *key = g_ptr_array_index(map->children, i);
 
@@ -349,8 +356,7 @@ static bool duplicate_key(Parser *ps, const Node *map, guint i) {
                 const Node *other = g_ptr_array_index(map->children, j);
                 if (other->kind == NODE_SCALAR && other->len == key->len &&
                     memcmp(other->value, key->value, key->len) == 0) {
-                        perr(ps, key->start, "duplicate key \"%s\" (first at line %u, column %u)", key->value,
-                             (unsigned) other->start.line + 1, (unsigned) other->start.column + 1);
+                        report_duplicate(ps, key, other);
                         return true;
                 }
         }
@@ -546,15 +552,17 @@ static void handle_settings(Parser *ps, const KeyHandler *h, const Node *key, co
 
 /* ---- plugins -------------------------------------------------------------- */
 
-static bool valid_name(const char *s) {
-        size_t n = strlen(s);
+/* A plugin name, where it is defined (n, a key) or used (n, a value). */
+static bool check_plugin_name(Parser *ps, const Node *n) {
+        size_t len = strlen(n->value);
+        bool ok = len > 0 && len <= MB_POLICY_NAME_MAX && g_ascii_isalpha(n->value[0]);
 
-        if (n == 0 || n > MB_POLICY_NAME_MAX || !g_ascii_isalpha(s[0]))
-                return false;
-        for (size_t i = 1; i < n; i++)
-                if (!(g_ascii_isalnum(s[i]) || strchr("_.-", s[i])))
-                        return false;
-        return true;
+        for (size_t i = 1; ok && i < len; i++)
+                ok = g_ascii_isalnum(n->value[i]) || strchr("_.-", n->value[i]);
+        if (!ok)
+                perr(ps, n->start, "invalid plugin name \"%s\": use letters, digits, \"-\", \"_\" and \".\", starting "
+                     "with a letter, at most %u characters", n->value, MB_POLICY_NAME_MAX);
+        return ok;
 }
 
 static void set_plugin_path(Parser *ps, const KeyHandler *h, const Node *key, const Node *value, void *target) {
@@ -617,8 +625,7 @@ static void handle_plugins(Parser *ps, const KeyHandler *h, const Node *key, con
                 if (!check_key(ps, k))
                         continue;
                 if ((first = g_hash_table_lookup(names, k->value))) {
-                        perr(ps, k->start, "duplicate key \"%s\" (first at line %u, column %u)", k->value,
-                             (unsigned) first->start.line + 1, (unsigned) first->start.column + 1);
+                        report_duplicate(ps, k, first);
                         continue;
                 }
                 g_hash_table_insert(names, k->value, (gpointer) k);
@@ -627,13 +634,8 @@ static void handle_plugins(Parser *ps, const KeyHandler *h, const Node *key, con
                              type_names[node_type(k)], k->value);
                         continue;
                 }
-                if (!valid_name(k->value)) {
-                        perr(ps, k->start,
-                             "invalid plugin name \"%s\": use letters, digits, \"-\", \"_\" and \".\", starting "
-                             "with a letter, at most %u characters",
-                             k->value, MB_POLICY_NAME_MAX);
+                if (!check_plugin_name(ps, k))
                         continue;
-                }
                 what = g_strdup_printf("plugin \"%s\"", k->value);
                 if (!expect_mapping(ps, v, what, "{ path: simdev.so, arg: \"...\" }"))
                         continue;
@@ -798,13 +800,8 @@ static void set_plugin_name(Parser *ps, const KeyHandler *h, const Node *key, co
         MbPolicyRule *rule = target;
         const char *s = get_string(ps, h->key, value);
 
-        if (!s)
+        if (!s || !check_plugin_name(ps, value))
                 return;
-        if (!valid_name(s)) {
-                perr(ps, value->start, "invalid plugin name \"%s\": use letters, digits, \"-\", \"_\" and \".\", "
-                     "starting with a letter, at most %u characters", s, MB_POLICY_NAME_MAX);
-                return;
-        }
         set_loc(ps, &rule->plugin_loc, &value->start);
         g_free(rule->plugin_name);
         rule->plugin_name = g_strdup(s);
