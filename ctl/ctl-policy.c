@@ -68,15 +68,6 @@ static int usage_error(const char *fmt, ...) {
         return CTL_EXIT_USAGE;
 }
 
-static const char *env_or(const char *value, const char *env, const char *fallback) {
-        const char *e;
-
-        if (value)
-                return value;
-        e = getenv(env);
-        return e && *e ? e : fallback;
-}
-
 static void json_diags(const MbDiagList *diags) {
         size_t n = mb_diag_list_size(diags);
 
@@ -237,7 +228,7 @@ static int verb_explain(const Args *a) {
         g_autoptr(MbPolicy) p = NULL;
         g_autoptr(GPtrArray) all = NULL;
         g_autofree char *ids_path = NULL;
-        const char *sysfs_root = env_or(a->sysfs_root, MB_ENV_SYSFS_ROOT, MB_SYSFS_DEFAULT_ROOT);
+        const char *sysfs_root = a->sysfs_root ? a->sysfs_root : mb_pci_sysfs_default_root();
         MbPolicyLoadOptions opts;
         MbPolicyMatchResult res;
         MbPolicyDeviceIds ids;
@@ -379,8 +370,8 @@ int ctl_policy_main(int argc, char *argv[]) {
                         return usage_error("unknown option %s", argv[optind - 1]);
                 }
 
-        a.policy = env_or(a.policy, MB_ENV_POLICY, NULL);
-        a.plugin_dir = env_or(a.plugin_dir, MB_ENV_PLUGIN_DIR, NULL);
+        if (!a.plugin_dir)
+                a.plugin_dir = mb_policy_default_plugin_dir();
         a.positional = argv + optind;
         a.n_positional = argc - optind;
         if (a.n_positional == 0)

@@ -20,3 +20,34 @@ MBPOLICY_LIBS = policy/libmbpolicy.la $(GLIB_LIBS)
 
 include $(top_srcdir)/ctl/local.mk
 include $(top_srcdir)/tests/fuzz/local.mk
+
+# ---- tests beyond the unit tests (the cmocka programs are in tests/unit/local.mk)
+POLICY_SCRIPT_TESTS = \
+	tests/policy-fixtures.sh \
+	tests/policy-cli.sh \
+	tests/policy-owner.sh \
+	tests/policy-schema.sh
+TESTS += $(POLICY_SCRIPT_TESTS)
+dist_noinst_SCRIPTS += $(POLICY_SCRIPT_TESTS)
+EXTRA_DIST += \
+	tests/unit/policy-test-util.h \
+	$(wildcard $(srcdir)/tests/data/policy/valid/*.yaml) \
+	$(wildcard $(srcdir)/tests/data/policy/invalid/*.yaml) \
+	$(wildcard $(srcdir)/tests/data/policy/invalid/*.err) \
+	tests/data/policy/invalid/dropin-redefines-plugin.policy
+
+# ---- documentation, examples, schema (installed to docdir)
+dist_man_MANS += man/migbroker-policy.5
+dist_doc_DATA += data/policy.yaml.example schemas/policy.schema.json docs/admin-guide.md docs/env.md
+EXTRA_DIST += $(wildcard $(srcdir)/data/policy.d-examples/*.yaml)
+
+# ---- benchmark: 'make bench' (not a test)
+EXTRA_PROGRAMS = tests/bench/bench-policy
+tests_bench_bench_policy_SOURCES = tests/bench/bench-policy.c
+tests_bench_bench_policy_CPPFLAGS = $(MBPOLICY_CPPFLAGS)
+tests_bench_bench_policy_CFLAGS = $(MBPOLICY_CFLAGS) -O2
+tests_bench_bench_policy_LDADD = $(MBPOLICY_LIBS) common/libmbcore.la $(SYSTEMD_LIBS)
+CLEANFILES += tests/bench/bench-policy$(EXEEXT)
+bench: tests/bench/bench-policy$(EXEEXT)
+	./tests/bench/bench-policy$(EXEEXT)
+.PHONY: bench

@@ -11,8 +11,14 @@
 #include "macro.h"
 #include "pci-sysfs.h"
 
+const char *mb_pci_sysfs_default_root(void) {
+        const char *e = getenv(MB_ENV_SYSFS_ROOT);
+
+        return e && *e ? e : MB_SYSFS_DEFAULT_ROOT;
+}
+
 static int read_id(const char *root, const char *bdf, const char *attr, uint16_t *ret) {
-        g_autofree char *path = g_build_filename(root ? root : MB_SYSFS_DEFAULT_ROOT, "bus/pci/devices", bdf, attr,
+        g_autofree char *path = g_build_filename(root ? root : mb_pci_sysfs_default_root(), "bus/pci/devices", bdf, attr,
                                                  NULL);
         char buf[32], *end;
         unsigned long v;
@@ -60,7 +66,7 @@ static gint compare_str(gconstpointer a, gconstpointer b) {
 }
 
 int mb_pci_sysfs_enumerate(const char *root, GPtrArray **ret) {
-        g_autofree char *path = g_build_filename(root ? root : MB_SYSFS_DEFAULT_ROOT, "bus/pci/devices", NULL);
+        g_autofree char *path = g_build_filename(root ? root : mb_pci_sysfs_default_root(), "bus/pci/devices", NULL);
         g_autoptr(GPtrArray) a = g_ptr_array_new_with_free_func(g_free);
         struct dirent *de;
         DIR *dir;

@@ -60,14 +60,16 @@ static size_t char_len(const char *s, const char *end) {
  * MB_DIAG_SOURCE_WIDTH characters around the column. */
 static void extract_source(GBytes *text, unsigned line, unsigned column, char **ret, unsigned *ret_caret) {
         gsize size;
-        const char *buf = g_bytes_get_data(text, &size), *end = buf + size, *p = buf, *eol;
+        const char *buf = g_bytes_get_data(text, &size), *end, *p, *eol;
         g_autoptr(GString) s = NULL;
         unsigned n_chars = 0, first = 0, caret;
 
         *ret = NULL;
         *ret_caret = 0;
-        if (!buf)
+        if (!buf) /* empty */
                 return;
+        end = buf + size;
+        p = buf;
         for (unsigned i = 1; i < line; i++) {
                 const char *nl = memchr(p, '\n', (size_t) (end - p));
                 if (!nl)

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "log.h"
 #include "policy-load.h"
 #include "policy-parse.h"
 
@@ -20,6 +21,12 @@ const char *mb_policy_default_path(void) {
         const char *e = getenv(MB_ENV_POLICY);
 
         return e && *e ? e : MB_POLICY_DEFAULT_PATH;
+}
+
+const char *mb_policy_default_plugin_dir(void) {
+        const char *e = getenv(MB_ENV_PLUGIN_DIR);
+
+        return e && *e ? e : NULL;
 }
 
 static char *describe_uid(uid_t uid) {
@@ -214,7 +221,8 @@ int mb_policy_open_plugin(const MbPolicyPlugin *plugin, MbDiagList *diags) {
                 return -MB_EACCESSDENIED;
         }
         /* Back to blocking reads for whoever uses it. */
-        if (fcntl(fd, F_SETFL, O_RDONLY) < 0)
+        int flags = fcntl(fd, F_GETFL);
+        if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
                 return -errno;
         return MB_TAKE_FD(fd);
 }
@@ -262,6 +270,20 @@ int mb_policy_load(const MbPolicyLoadOptions *opts, MbPolicy **ret, MbDiagList *
                 return -MB_EPOLICYINVALID;
         *ret = MB_TAKE_PTR(p);
         return 0;
+}
+
+void mb_diag_list_log(const MbDiagList *l) {
+        for (size_t i = 0; i < mb_diag_list_size(l); i++) {
+                const MbDiag *d = mb_diag_list_get(l, i);
+                g_autoptr(GString) s = g_string_new(NULL);
+
+                mb_diag_format(d, s);
+                g_string_truncate(s, s->len - 1); /* the final newline */
+                (void) log_full(d->severity == MB_DIAG_ERROR     ? LOG_ERR
+                                : d->severity == MB_DIAG_WARNING ? LOG_WARNING
+                                                                 : LOG_NOTICE,
+                                "%s", s->str);
+        }
 }
 
 int mb_policy_reload(MbPolicy **current, const MbPolicyLoadOptions *opts, MbDiagList *diags) {

@@ -14,10 +14,10 @@
 #define MB_POLICY_MAX_FILE_SIZE (1024u * 1024u)
 #define MB_POLICY_MAX_DROPINS 1024u
 #define MB_POLICY_DROPIN_SUFFIX ".yaml"
-/* Environment variables overriding the paths (docs/env.md). */
+/* Environment variables overriding the paths (docs/env.md; the sysfs one is
+ * in pci-sysfs.h). */
 #define MB_ENV_POLICY "MIGBROKER_POLICY"
 #define MB_ENV_PLUGIN_DIR "MIGBROKER_PLUGIN_DIR"
-#define MB_ENV_SYSFS_ROOT "MIGBROKER_SYSFS_ROOT"
 
 typedef enum MbPolicyLoadFlags {
         /* Do not open the plugin files (a policy checked away from its host). */
@@ -38,6 +38,8 @@ typedef struct MbPolicyLoadOptions {
 
 /* $MIGBROKER_POLICY, else MB_POLICY_DEFAULT_PATH. */
 const char *mb_policy_default_path(void);
+/* $MIGBROKER_PLUGIN_DIR, else NULL (settings.plugin-dir applies). */
+const char *mb_policy_default_plugin_dir(void);
 
 /* Loads, validates and finalizes a whole policy. Returns 0 and *ret, or a
  * negative errno (-MB_EPOLICYINVALID when diags holds the errors) and
@@ -48,6 +50,11 @@ int mb_policy_load(const MbPolicyLoadOptions *opts, MbPolicy **ret, MbDiagList *
  * (dropping one reference to the old one; whoever holds another reference,
  * an open device session, keeps using it). On failure *current is untouched. */
 int mb_policy_reload(MbPolicy **current, const MbPolicyLoadOptions *opts, MbDiagList *diags);
+
+/* Logs every diagnostic through log.h, one entry each, in the format of
+ * mb_diag_format() (source line and caret included): what the broker does
+ * with a refused reload. */
+void mb_diag_list_log(const MbDiagList *l);
 
 /* Opens a plugin's file once (O_RDONLY|O_NOFOLLOW|O_CLOEXEC) and checks it on
  * the fd: a regular file owned by root or our euid, not writable by group or

@@ -35,7 +35,8 @@ typedef struct MbPolicyMatchResult {
 } MbPolicyMatchResult;
 
 /* Matches bdf (any case). Vendor and device IDs are read from
- * SYSFS_ROOT/bus/pci/devices/BDF/{vendor,device} (sysfs_root NULL = "/sys")
+ * SYSFS_ROOT/bus/pci/devices/BDF/{vendor,device} (sysfs_root NULL: the default,
+ * $MIGBROKER_SYSFS_ROOT or /sys)
  * only when no BDF rule matches. probe may be NULL: plugins are then not asked.
  * The result points into p: hold a reference on p as long as you use it.
  * Returns 1 when bound, 0 when nothing binds the device, -EINVAL for a

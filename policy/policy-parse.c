@@ -135,24 +135,83 @@ static const char *const type_names[] = {
         [TYPE_SEQUENCE] = "a list",  [TYPE_BAD] = "an alias",
 };
 
-static GRegex *regex_int, *regex_float;
+/* YAML 1.1's int and float resolvers, as PyYAML implements them:
+ *   int:   [-+]?0b[0-1_]+ | [-+]?0[0-7_]+ | [-+]?(0|[1-9][0-9_]*) | [-+]?0x[0-9a-fA-F_]+
+ *          | [-+]?[1-9][0-9_]*(:[0-5]?[0-9])+
+ *   float: [-+]?[0-9][0-9_]*\.[0-9_]*([eE][-+][0-9]+)? | \.[0-9_]+([eE][-+][0-9]+)?
+ *          | [-+]?[0-9][0-9_]*(:[0-5]?[0-9])+\.[0-9_]* | [-+]?\.(inf|Inf|INF) | \.(nan|NaN|NAN) */
+#define DIGITS_ "0123456789_"
 
-static void regexes_init(void) {
-        static gsize once;
+static bool only(const char *s, const char *set) {
+        return *s && strspn(s, set) == strlen(s);
+}
 
-        if (g_once_init_enter(&once)) {
-                /* YAML 1.1's int and float resolvers, as PyYAML implements them. */
-                regex_int = g_regex_new("^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)"
-                                        "|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$",
-                                        G_REGEX_OPTIMIZE, 0, NULL);
-                regex_float = g_regex_new("^(?:[-+]?(?:[0-9][0-9_]*)\\.[0-9_]*(?:[eE][-+][0-9]+)?"
-                                          "|\\.[0-9_]+(?:[eE][-+][0-9]+)?"
-                                          "|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\\.[0-9_]*"
-                                          "|[-+]?\\.(?:inf|Inf|INF)|\\.(?:nan|NaN|NAN))$",
-                                          G_REGEX_OPTIMIZE, 0, NULL);
-                g_assert(regex_int && regex_float);
-                g_once_init_leave(&once, 1);
+/* Digits then (:[0-5]?[0-9])+; returns the end, or NULL. */
+static const char *sexagesimal(const char *p, bool nonzero_first) {
+        if (!(nonzero_first ? (*p >= '1' && *p <= '9') : g_ascii_isdigit(*p)))
+                return NULL;
+        p += 1 + strspn(p + 1, DIGITS_);
+        if (*p != ':')
+                return NULL;
+        while (*p == ':') {
+                p++;
+                if (*p >= '0' && *p <= '5' && g_ascii_isdigit(p[1]))
+                        p += 2;
+                else if (g_ascii_isdigit(*p))
+                        p++;
+                else
+                        return NULL;
         }
+        return p;
+}
+
+static bool yaml11_int(const char *s) {
+        const char *p = s + (*s == '+' || *s == '-'), *end;
+
+        if (p[0] == '0' && p[1] == 'b')
+                return only(p + 2, "01_");
+        if (p[0] == '0' && p[1] == 'x')
+                return only(p + 2, "0123456789abcdefABCDEF_");
+        if (p[0] == '0')
+                return p[1] == '\0' || only(p + 1, "01234567_");
+        if (!(p[0] >= '1' && p[0] <= '9'))
+                return false;
+        if (p[1 + strspn(p + 1, DIGITS_)] == '\0')
+                return true;
+        end = sexagesimal(p, true);
+        return end && *end == '\0';
+}
+
+/* Nothing, or [eE][-+][0-9]+. */
+static bool yaml11_exponent(const char *p) {
+        if (*p == '\0')
+                return true;
+        return (*p == 'e' || *p == 'E') && (p[1] == '+' || p[1] == '-') && only(p + 2, "0123456789");
+}
+
+static bool yaml11_float(const char *s) {
+        static const char *const specials[] = { ".inf", ".Inf", ".INF", NULL };
+        static const char *const nans[] = { ".nan", ".NaN", ".NAN", NULL };
+        const char *p, *q;
+
+        if (s[0] == '.') {
+                if (g_strv_contains(nans, s) || g_strv_contains(specials, s))
+                        return true;
+                q = s + 1 + strspn(s + 1, DIGITS_);
+                return q > s + 1 && yaml11_exponent(q);
+        }
+        p = s + (*s == '+' || *s == '-');
+        if (g_strv_contains(specials, p))
+                return true;
+        if (!g_ascii_isdigit(*p))
+                return false;
+        q = p + 1 + strspn(p + 1, DIGITS_);
+        if (*q == '.')
+                return yaml11_exponent(q + 1 + strspn(q + 1, DIGITS_));
+        q = sexagesimal(p, false);
+        if (!q || *q != '.')
+                return false;
+        return q[1 + strspn(q + 1, DIGITS_)] == '\0';
 }
 
 static ValueType node_type(const Node *n) {
@@ -177,13 +236,10 @@ static ValueType node_type(const Node *n) {
                 return TYPE_NULL;
         if (g_strv_contains(bools, n->value))
                 return TYPE_BOOL;
-        if (strchr("-+.0123456789", n->value[0])) {
-                regexes_init();
-                if (g_regex_match(regex_int, n->value, 0, NULL))
-                        return TYPE_INT;
-                if (g_regex_match(regex_float, n->value, 0, NULL))
-                        return TYPE_FLOAT;
-        }
+        if (yaml11_int(n->value))
+                return TYPE_INT;
+        if (yaml11_float(n->value))
+                return TYPE_FLOAT;
         return TYPE_STRING;
 }
 
@@ -232,6 +288,7 @@ struct KeyHandler {
 typedef struct KeyHint {
         const char *key;
         const char *hint;
+        const char *instead_of;   /* the known key it was meant to go under: no "missing" error for it */
 } KeyHint;
 
 typedef struct MapSpec {
@@ -251,7 +308,7 @@ static const char *const *spec_key_names(const MapSpec *spec, const char **buf, 
         return buf;
 }
 
-/* Reports an unknown key; returns the known key it suggested, if any. */
+/* Reports an unknown key; returns the known key it stands for, if any. */
 static const char *unknown_key(Parser *ps, const MapSpec *spec, const Node *key) {
         const char *names[32], *suggestion;
         g_autofree char *list = NULL;
@@ -259,7 +316,7 @@ static const char *unknown_key(Parser *ps, const MapSpec *spec, const Node *key)
         for (const KeyHint *hint = spec->hints; hint && hint->key; hint++)
                 if (strcmp(hint->key, key->value) == 0) {
                         perr(ps, key->start, "unknown key \"%s\" in %s: %s", key->value, spec->what, hint->hint);
-                        return NULL;
+                        return hint->instead_of;
                 }
         suggestion = mb_diag_suggest(key->value, spec_key_names(spec, names, ELEMENTSOF(names)));
         if (suggestion) {
@@ -284,7 +341,14 @@ static bool expect_mapping(Parser *ps, const Node *n, const char *what, const ch
         return false;
 }
 
-/* Reports a duplicate key: returns true when key repeats an earlier one. */
+static void report_duplicate(Parser *ps, const Node *key, const Node *first) {
+        perr(ps, key->start, "duplicate key \"%s\" (first at line %u, column %u)", key->value,
+             (unsigned) first->start.line + 1, (unsigned) first->start.column + 1);
+}
+
+/* Reports a duplicate key: returns true when key repeats an earlier one.
+ * Linear: for the small mappings of the handler tables ("plugins", whose
+ * keys are names, has its own hash). */
 static bool duplicate_key(Parser *ps, const Node *map, guint i) {
         const Node *key = g_ptr_array_index(map->children, i);
 
@@ -292,8 +356,7 @@ static bool duplicate_key(Parser *ps, const Node *map, guint i) {
                 const Node *other = g_ptr_array_index(map->children, j);
                 if (other->kind == NODE_SCALAR && other->len == key->len &&
                     memcmp(other->value, key->value, key->len) == 0) {
-                        perr(ps, key->start, "duplicate key \"%s\" (first at line %u, column %u)", key->value,
-                             (unsigned) other->start.line + 1, (unsigned) other->start.column + 1);
+                        report_duplicate(ps, key, other);
                         return true;
                 }
         }
@@ -337,7 +400,7 @@ static void process_mapping(Parser *ps, const Node *map, const MapSpec *spec, vo
                         const char *suggestion = unknown_key(ps, spec, key);
                         unsigned b = 0;
                         for (const KeyHandler *k = spec->keys; suggestion && k->key; k++, b++)
-                                if (k->key == suggestion)
+                                if (strcmp(k->key, suggestion) == 0)
                                         seen |= 1u << b;
                         continue;
                 }
@@ -489,15 +552,17 @@ static void handle_settings(Parser *ps, const KeyHandler *h, const Node *key, co
 
 /* ---- plugins -------------------------------------------------------------- */
 
-static bool valid_name(const char *s) {
-        size_t n = strlen(s);
+/* A plugin name, where it is defined (n, a key) or used (n, a value). */
+static bool check_plugin_name(Parser *ps, const Node *n) {
+        size_t len = strlen(n->value);
+        bool ok = len > 0 && len <= MB_POLICY_NAME_MAX && g_ascii_isalpha(n->value[0]);
 
-        if (n == 0 || n > MB_POLICY_NAME_MAX || !g_ascii_isalpha(s[0]))
-                return false;
-        for (size_t i = 1; i < n; i++)
-                if (!(g_ascii_isalnum(s[i]) || strchr("_.-", s[i])))
-                        return false;
-        return true;
+        for (size_t i = 1; ok && i < len; i++)
+                ok = g_ascii_isalnum(n->value[i]) || strchr("_.-", n->value[i]);
+        if (!ok)
+                perr(ps, n->start, "invalid plugin name \"%s\": use letters, digits, \"-\", \"_\" and \".\", starting "
+                     "with a letter, at most %u characters", n->value, MB_POLICY_NAME_MAX);
+        return ok;
 }
 
 static void set_plugin_path(Parser *ps, const KeyHandler *h, const Node *key, const Node *value, void *target) {
@@ -539,8 +604,8 @@ static const KeyHandler plugin_keys[] = {
 #undef P
 
 static const KeyHint plugin_hints[] = {
-        { "plugin", "a plugin definition has \"path\" and \"arg\"; rules that use it go under \"devices\"" },
-        { "match", "device rules go under \"devices\", not inside a plugin definition" },
+        { "plugin", "a plugin definition has \"path\" and \"arg\"; rules that use it go under \"devices\"", NULL },
+        { "match", "device rules go under \"devices\", not inside a plugin definition", NULL },
         {},
 };
 
@@ -560,8 +625,7 @@ static void handle_plugins(Parser *ps, const KeyHandler *h, const Node *key, con
                 if (!check_key(ps, k))
                         continue;
                 if ((first = g_hash_table_lookup(names, k->value))) {
-                        perr(ps, k->start, "duplicate key \"%s\" (first at line %u, column %u)", k->value,
-                             (unsigned) first->start.line + 1, (unsigned) first->start.column + 1);
+                        report_duplicate(ps, k, first);
                         continue;
                 }
                 g_hash_table_insert(names, k->value, (gpointer) k);
@@ -570,13 +634,8 @@ static void handle_plugins(Parser *ps, const KeyHandler *h, const Node *key, con
                              type_names[node_type(k)], k->value);
                         continue;
                 }
-                if (!valid_name(k->value)) {
-                        perr(ps, k->start,
-                             "invalid plugin name \"%s\": use letters, digits, \"-\", \"_\" and \".\", starting "
-                             "with a letter, at most %u characters",
-                             k->value, MB_POLICY_NAME_MAX);
+                if (!check_plugin_name(ps, k))
                         continue;
-                }
                 what = g_strdup_printf("plugin \"%s\"", k->value);
                 if (!expect_mapping(ps, v, what, "{ path: simdev.so, arg: \"...\" }"))
                         continue;
@@ -618,10 +677,10 @@ static const KeyHandler match_keys[] = {
 #undef M
 
 static const KeyHint match_hints[] = {
-        { "plugin", "\"plugin\" belongs to the device rule, one level up (indent it like \"match\")" },
-        { "arg", "\"arg\" belongs to the device rule, one level up (indent it like \"match\")" },
-        { "function", "use a BDF pattern such as { bdf: \"0000:3b:00.*\" }" },
-        { "slot", "use a BDF pattern such as { bdf: \"0000:3b:00.*\" }" },
+        { "plugin", "\"plugin\" belongs to the device rule, one level up (indent it like \"match\")", NULL },
+        { "arg", "\"arg\" belongs to the device rule, one level up (indent it like \"match\")", NULL },
+        { "function", "use a BDF pattern such as { bdf: \"0000:3b:00.*\" }", NULL },
+        { "slot", "use a BDF pattern such as { bdf: \"0000:3b:00.*\" }", NULL },
         {},
 };
 
@@ -741,13 +800,8 @@ static void set_plugin_name(Parser *ps, const KeyHandler *h, const Node *key, co
         MbPolicyRule *rule = target;
         const char *s = get_string(ps, h->key, value);
 
-        if (!s)
+        if (!s || !check_plugin_name(ps, value))
                 return;
-        if (!valid_name(s)) {
-                perr(ps, value->start, "invalid plugin name \"%s\": use letters, digits, \"-\", \"_\" and \".\", "
-                     "starting with a letter, at most %u characters", s, MB_POLICY_NAME_MAX);
-                return;
-        }
         set_loc(ps, &rule->plugin_loc, &value->start);
         g_free(rule->plugin_name);
         rule->plugin_name = g_strdup(s);
@@ -764,10 +818,10 @@ static const KeyHandler rule_keys[] = {
 #undef R
 
 static const KeyHint rule_hints[] = {
-        { "bdf", "\"bdf\" belongs inside \"match\", as in match: { bdf: \"0000:3b:00.1\" }" },
-        { "vendor", "\"vendor\" belongs inside \"match\", as in match: { vendor: 0x1af4 }" },
-        { "device", "\"device\" belongs inside \"match\", as in match: { vendor: 0x1af4, device: 0x1041 }" },
-        { "path", "a plugin's \"path\" belongs to its definition under \"plugins\"" },
+        { "bdf", "\"bdf\" belongs inside \"match\", as in match: { bdf: \"0000:3b:00.1\" }", "match" },
+        { "vendor", "\"vendor\" belongs inside \"match\", as in match: { vendor: 0x1af4 }", "match" },
+        { "device", "\"device\" belongs inside \"match\", as in match: { vendor: 0x1af4, device: 0x1041 }", "match" },
+        { "path", "a plugin's \"path\" belongs to its definition under \"plugins\"", NULL },
         {},
 };
 
@@ -828,14 +882,14 @@ static const KeyHandler top_keys[] = {
 };
 
 static const KeyHint top_hints[] = {
-        { "plugin-dir", "\"plugin-dir\" belongs under \"settings\"" },
-        { "worker-user", "\"worker-user\" belongs under \"settings\"" },
-        { "admin-group", "\"admin-group\" belongs under \"settings\"" },
-        { "op-timeout-ms", "\"op-timeout-ms\" belongs under \"settings\"" },
-        { "runtime-dir", "\"runtime-dir\" belongs under \"settings\"" },
-        { "vmm-user", "\"vmm-user\" belongs under \"settings\"" },
-        { "libvirt-uri", "\"libvirt-uri\" belongs under \"settings\"" },
-        { "match", "device rules go in the \"devices\" list: devices: [ { match: ..., plugin: ... } ]" },
+        { "plugin-dir", "\"plugin-dir\" belongs under \"settings\"", NULL },
+        { "worker-user", "\"worker-user\" belongs under \"settings\"", NULL },
+        { "admin-group", "\"admin-group\" belongs under \"settings\"", NULL },
+        { "op-timeout-ms", "\"op-timeout-ms\" belongs under \"settings\"", NULL },
+        { "runtime-dir", "\"runtime-dir\" belongs under \"settings\"", NULL },
+        { "vmm-user", "\"vmm-user\" belongs under \"settings\"", NULL },
+        { "libvirt-uri", "\"libvirt-uri\" belongs under \"settings\"", NULL },
+        { "match", "device rules go in the \"devices\" list: devices: [ { match: ..., plugin: ... } ]", NULL },
         {},
 };
 

@@ -286,6 +286,9 @@ int mb_policy_finalize(MbPolicy *p, const char *plugin_dir_override, MbDiagList 
                 g_autofree char *key = rule_key(rule);
                 const MbPolicyRule *old = g_hash_table_lookup(seen, key);
 
+                /* Past a file's error cap nothing more is shown: spare the suggestions. */
+                if (mb_diag_list_full(diags, rule->loc.file))
+                        continue;
                 if (rule->kind == MB_POLICY_MATCH_NONE)
                         ; /* its match was reported by the parser */
                 else if (old) {

@@ -1,0 +1,46 @@
+## tests/fuzz/: libFuzzer targets (included from policy/local.mk). Not part of
+## 'make check': 'make fuzz' builds them with clang, 'make fuzz-run' (or
+## tests/fuzz/run.sh SECONDS) runs each on its corpus tests/fuzz/corpus/NAME/.
+##
+## One line per target: NAME:SOURCE,SOURCE,... builds tests/fuzz/fuzz-NAME
+## from tests/fuzz/fuzz-NAME.c plus those sources, compiled directly (not the
+## libtool libraries) with the sanitizers, e.g.
+##   FUZZ_TARGETS += stream:common/stream.c,common/crc32c.c
+FUZZ_TARGETS = \
+	policy:policy/policy-parse.c,policy/policy-diag.c,policy/policy.c,policy/policy-match.c,policy/bdf-pattern.c,policy/pci-sysfs.c,common/bdf.c
+
+FUZZ_SECONDS = 60
+FUZZ_CFLAGS = -g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	-fno-omit-frame-pointer -include $(top_builddir)/config.h -I$(top_builddir) -I$(top_srcdir)/include \
+	-I$(top_srcdir)/common -I$(top_srcdir)/policy -DPLUGINDIR=\"$(plugindir)\" \
+	$(GLIB_CFLAGS) $(YAML_CFLAGS) $(SYSTEMD_CFLAGS)
+FUZZ_LIBS = $(GLIB_LIBS) $(YAML_LIBS) $(SYSTEMD_LIBS)
+fuzz_comma = ,
+fuzz_name = $(firstword $(subst :, ,$(1)))
+fuzz_sources = $(addprefix $(srcdir)/,$(subst $(fuzz_comma), ,$(word 2,$(subst :, ,$(1)))))
+
+if HAVE_CLANG
+fuzz:
+	@$(MKDIR_P) tests/fuzz
+	@set -e; $(foreach t,$(FUZZ_TARGETS), \
+		echo "  FUZZCC   tests/fuzz/fuzz-$(call fuzz_name,$(t))"; \
+		$(CLANG) $(FUZZ_CFLAGS) -o tests/fuzz/fuzz-$(call fuzz_name,$(t)) \
+			$(srcdir)/tests/fuzz/fuzz-$(call fuzz_name,$(t)).c $(call fuzz_sources,$(t)) $(FUZZ_LIBS);)
+else
+fuzz:
+	@echo "make fuzz needs clang with libFuzzer (apt-get install clang), then re-run configure" >&2; exit 1
+endif
+
+fuzz-run: fuzz
+	$(srcdir)/tests/fuzz/run.sh $(FUZZ_SECONDS) .
+
+fuzz-clean:
+	rm -f $(foreach t,$(FUZZ_TARGETS),tests/fuzz/fuzz-$(call fuzz_name,$(t)))
+
+clean-local: fuzz-clean
+.PHONY: fuzz fuzz-run fuzz-clean
+dist_noinst_SCRIPTS += tests/fuzz/run.sh
+EXTRA_DIST += \
+	$(foreach t,$(FUZZ_TARGETS),tests/fuzz/fuzz-$(call fuzz_name,$(t)).c) \
+	$(wildcard $(srcdir)/tests/fuzz/*.dict) \
+	tests/fuzz/corpus

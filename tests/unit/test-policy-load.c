@@ -339,6 +339,7 @@ static void test_open_plugin(void **state) {
         fd = mb_policy_open_plugin(mb_policy_find_plugin(p, "simdev"), diags);
         assert_true(fd >= 0);
         assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+        assert_false(fcntl(fd, F_GETFL) & O_NONBLOCK);
         assert_int_equal(read(fd, buf, sizeof(buf) - 1), 14);
         assert_string_equal(buf, "not really ELF");
         assert_int_equal(close(fd), 0);
@@ -386,6 +387,7 @@ static void test_reload(void **state) {
         assert_int_equal(mb_policy_reload(&current, &opts, diags2), -MB_EPOLICYINVALID);
         assert_ptr_equal(current, before);
         assert_true(mb_diag_list_has_errors(diags2));
+        mb_diag_list_log(diags2); /* what the broker logs */
         assert_string_equal(mb_policy_find_plugin(current, "simdev")->arg, "127.0.0.1:7000");
 
         /* a good one replaces it */

@@ -60,8 +60,7 @@ static const Case cases[] = {
         { "unknown-key-match", V PLUGIN "devices:\n  - match: { vendr: 0x1af4 }\n    plugin: simdev\n", 6, 14,
           "unknown key \"vendr\" in \"match\"; did you mean \"vendor\"?" },
         { "misplaced-bdf", V PLUGIN "devices:\n  - bdf: \"0000:3b:00.1\"\n    plugin: simdev\n", 6, 5,
-          "unknown key \"bdf\" in a device rule: \"bdf\" belongs inside \"match\", as in match: { bdf: \"0000:3b:00.1\" }",
-          2 },
+          "unknown key \"bdf\" in a device rule: \"bdf\" belongs inside \"match\", as in match: { bdf: \"0000:3b:00.1\" }" },
         { "misplaced-plugin-in-match",
           V PLUGIN "devices:\n  - match:\n      bdf: \"0000:3b:00.1\"\n      plugin: simdev\n", 6, 5,
           "a device rule is missing the required key \"plugin\"", 2 },
@@ -478,6 +477,49 @@ static void test_overlap_warning(void **state) {
                                         "and both match 0000:3b:01.0: such a device is bound by neither");
 }
 
+/* Plain scalars are typed as YAML 1.1 (and so PyYAML and the schema test) types them. */
+static void test_yaml11_types(void **state) {
+        static const struct {
+                const char *value;
+                const char *type; /* NULL: a string */
+        } values[] = {
+                { "0", "an integer" },         { "-12", "an integer" },      { "+1_000", "an integer" },
+                { "0755", "an integer" },      { "0b1010", "an integer" },   { "0x1aF_4", "an integer" },
+                { "1:30", "an integer" },      { "190:20:30", "an integer" }, { "1.5", "a number" },
+                { "-1.", "a number" },         { "1.5e+3", "a number" },     { ".5", "a number" },
+                { "1:30.5", "a number" },      { "0000:01:00.0", "a number" }, { ".inf", "a number" },
+                { "-.Inf", "a number" },       { ".NaN", "a number" },       { "true", "a boolean" },
+                { "Off", "a boolean" },        { "~", "null" },              { "Null", "null" },
+                { "0x", NULL },                { "08", NULL },               { "0b12", NULL },
+                { "1e5", NULL },               { "1.5e3", NULL },            { "-.5", NULL },
+                { "1:60", NULL },              { "0000:3b:00.1", NULL },     { "1af4", NULL },
+                { "y", NULL },                 { "0X10", NULL },             { "1:2:3x", NULL },
+                { ".", NULL },                 { "+", NULL },                { "..5", NULL },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(values); i++) {
+                g_autofree char *yaml = g_strdup_printf("version: 1\nplugins:\n  p:\n    path: p.so\n    arg: %s\n",
+                                                        values[i].value);
+                g_autofree char *want = NULL;
+                g_autoptr(MbDiagList) diags = mb_diag_list_new();
+                g_autoptr(MbPolicy) p = NULL;
+                int r;
+
+                p = parse_yaml(yaml, MB_POLICY_FILE_MAIN, diags, &r);
+                if (!values[i].type) {
+                        if (r != 0)
+                                print_error("%s should be a string\n", values[i].value);
+                        assert_int_equal(r, 0);
+                        assert_string_equal(mb_policy_find_plugin(p, "p")->arg, values[i].value);
+                        continue;
+                }
+                want = g_strdup_printf("\"arg\" must be a string, got %s (quote it: arg: \"%s\")", values[i].type,
+                                       values[i].value);
+                assert_int_equal(r, -MB_EPOLICYINVALID);
+                assert_string_equal(first_diag(diags, MB_DIAG_ERROR)->message, want);
+        }
+}
+
 int main(void) {
         struct CMUnitTest tests[ELEMENTSOF(cases) + 9];
         size_t n = 0;
@@ -493,6 +535,7 @@ int main(void) {
         T(test_error_cap);
         T(test_all_errors);
         T(test_overlap_warning);
+        T(test_yaml11_types);
 #undef T
         return _cmocka_run_group_tests("policy-parse", tests, n, NULL, NULL);
 }
