@@ -7,7 +7,8 @@
 ## libtool libraries) with the sanitizers, e.g.
 ##   FUZZ_TARGETS += stream:common/stream.c,common/crc32c.c
 FUZZ_TARGETS = \
-	policy:policy/policy-parse.c,policy/policy-diag.c,policy/policy.c,policy/policy-match.c,policy/bdf-pattern.c,policy/pci-sysfs.c,common/bdf.c
+	policy:policy/policy-parse.c,policy/policy-diag.c,policy/policy.c,policy/policy-match.c,policy/bdf-pattern.c,policy/pci-sysfs.c,common/bdf.c \
+	stream:common/stream.c,common/crc32c.c
 
 FUZZ_SECONDS = 60
 FUZZ_CFLAGS = -g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \

@@ -203,3 +203,6 @@ mb_ctl() {
     eval "bus=\$MB_BUS_$name"
     "$MB_CTL" --bus "$bus" "$@"
 }
+
+# mb_count_workers: migbroker-worker processes of this build alive now.
+mb_count_workers() { pgrep -f -- "^$MB_WORKER " 2>/dev/null | wc -l; }
