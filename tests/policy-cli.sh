@@ -2,7 +2,7 @@
 # migbrokerctl's verb dispatch, exit codes and 'policy' options: explain
 # against a fake sysfs tree, --json output, the environment overrides.
 set -u
-ctl="${MB_BUILDDIR:?}/migbrokerctl"
+ctl="${MB_BUILDDIR:?}/ctl/migbrokerctl"
 tmp=$(mktemp -d) || exit 99
 trap 'rm -rf "$tmp"' EXIT INT TERM
 chmod 755 "$tmp"

@@ -5,7 +5,7 @@
 # invalid/NAME.err. The fixtures are copied first so their mode is 0644
 # whatever the checkout's umask was.
 set -u
-ctl="${MB_BUILDDIR:?}/migbrokerctl"
+ctl="${MB_BUILDDIR:?}/ctl/migbrokerctl"
 data="${MB_SRCDIR:?}/tests/data/policy"
 tmp=$(mktemp -d) || exit 99
 trap 'rm -rf "$tmp"' EXIT INT TERM

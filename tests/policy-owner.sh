@@ -3,7 +3,7 @@
 # check, and not be group- or other-writable: checked as root, and as an
 # ordinary uid (nobody, through setpriv). Skips when not root.
 set -u
-ctl="${MB_BUILDDIR:?}/migbrokerctl"
+ctl="${MB_BUILDDIR:?}/ctl/migbrokerctl"
 if [ "$(id -u)" -ne 0 ]; then
     echo "SKIP: needs root (to create files owned by others)"
     exit 77

@@ -204,5 +204,6 @@ mb_ctl() {
     "$MB_CTL" --bus "$bus" "$@"
 }
 
-# mb_count_workers: migbroker-worker processes of this build alive now.
-mb_count_workers() { pgrep -f -- "^$MB_WORKER " 2>/dev/null | wc -l; }
+# mb_count_workers [BDF]: migbroker-worker processes of this build alive now
+# (serving BDF, when given: tests running in parallel use different BDFs).
+mb_count_workers() { pgrep -f -- "^$MB_WORKER --bdf ${1:-}" 2>/dev/null | wc -l; }

@@ -36,7 +36,7 @@ call() {
 "$MB_WORKER_DRIVER" --plugin "$MB_TESTING_SO" --bdf "$BDF" --arg state-size=64K \
         init set-state=2 "save=$MB_TMP/in:begin:final" cleanup 2>/dev/null || mb_fail "cannot make a stream"
 
-before=$(mb_count_workers)
+before=$(mb_count_workers "$BDF")
 for op in init get_state set_state update_pending save load cleanup; do
         for fault in segv abort exit:3 hang fail:EPROTO; do
                 case "$fault" in
@@ -62,5 +62,5 @@ for op in init get_state set_state update_pending save load cleanup; do
         done
 done
 sleep 0.2
-after=$(mb_count_workers)
+after=$(mb_count_workers "$BDF")
 [ "$after" -le "$before" ] || { pgrep -af migbroker-worker; mb_fail "worker processes left behind: $before before, $after after"; }
