@@ -19,3 +19,10 @@ dist_man_MANS += \
 	man/migbroker-worker.8 \
 	man/migbroker-simagent.1 \
 	man/migbroker-policy.5
+
+# bash completion, installed as $(bashcompletiondir)/migbrokerctl
+dist_bashcompletion_DATA = data/bash-completion/migbrokerctl
+
+# The completion, driven through COMP_WORDS/COMP_CWORD (skipped without bash).
+TESTS += tests/completion.sh
+dist_noinst_SCRIPTS += tests/completion.sh
