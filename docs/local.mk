@@ -1,2 +1,28 @@
 ## docs/ fragment of the non-recursive Makefile.am
 dist_doc_DATA += docs/stream-format.md
+
+# The documents README.md points at. admin-guide.md and env.md come from
+# wip/policy, whose policy/local.mk installs them too: keep them in one
+# fragment only when both branches are merged (automake would install the
+# same file twice in one command, and install(1) refuses).
+dist_doc_DATA += \
+	docs/architecture.md \
+	docs/admin-guide.md \
+	docs/dbus-api.md \
+	docs/env.md \
+	docs/plugin-guide.md
+
+# Manual pages (migbroker-policy.5: same remark as admin-guide.md above).
+dist_man_MANS += \
+	man/migbrokerd.8 \
+	man/migbrokerctl.1 \
+	man/migbroker-worker.8 \
+	man/migbroker-simagent.1 \
+	man/migbroker-policy.5
+
+# bash completion, installed as $(bashcompletiondir)/migbrokerctl
+dist_bashcompletion_DATA = data/bash-completion/migbrokerctl
+
+# The completion, driven through COMP_WORDS/COMP_CWORD (skipped without bash).
+TESTS += tests/completion.sh
+dist_noinst_SCRIPTS += tests/completion.sh

@@ -37,8 +37,8 @@ EXTRA_DIST += \
 	tests/data/policy/invalid/dropin-redefines-plugin.policy
 
 # ---- documentation, examples, schema (installed to docdir)
-dist_man_MANS += man/migbroker-policy.5
-dist_doc_DATA += data/policy.yaml.example schemas/policy.schema.json docs/admin-guide.md docs/env.md
+
+dist_doc_DATA += data/policy.yaml.example schemas/policy.schema.json
 EXTRA_DIST += $(wildcard $(srcdir)/data/policy.d-examples/*.yaml)
 
 # ---- benchmark: 'make bench' (not a test)
