@@ -141,13 +141,9 @@ int main(int argc, char *argv[]) {
                 return 1;
         r = manager_load_policy(m, &e);
         if (r < 0) {
-                log_error("cannot start: %s", e.message);
+                log_error("cannot start without a valid policy (see above)");
                 return 1;
         }
-        r = runtime_state_restore(m);
-        if (r < 0)
-                log_warning_errno(r, "cannot restore recorded claims: %m");
-
         r = sd_bus_request_name(m->bus, MANAGER_BUS_NAME, 0);
         if (r < 0) {
                 if (r == -EEXIST)
@@ -157,6 +153,11 @@ int main(int argc, char *argv[]) {
                                         MANAGER_BUS_NAME);
                 return 1;
         }
+        /* Only the broker that owns the name may touch the records. No call is
+         * dispatched before the event loop runs, so clients see the restored state. */
+        r = runtime_state_restore(m);
+        if (r < 0)
+                log_warning_errno(r, "cannot restore recorded claims: %m");
 
         (void) sd_event_add_signal(m->event, NULL, SIGTERM, NULL, NULL);
         (void) sd_event_add_signal(m->event, NULL, SIGINT, NULL, NULL);

@@ -137,6 +137,15 @@ void device_set_pending(Device *d, uint64_t pending) {
         manager_device_changed(d->manager, d, "PendingBytes", NULL);
 }
 
+void device_set_incoming(Device *d, const char *owner) {
+        if (g_strcmp0(d->incoming_owner, owner) == 0)
+                return;
+        g_free(d->incoming_owner);
+        d->incoming_owner = g_strdup(owner);
+        manager_device_changed(d->manager, d, "IncomingOwner", NULL);
+        manager_device_persist(d->manager, d);
+}
+
 static void set_open(Device *d, bool open) {
         if (d->open == open)
                 return;
@@ -334,17 +343,19 @@ static void on_worker_exit(MbWorker *w, const char *reason, void *userdata) {
 }
 
 /* The call failed: if the worker is gone (crash, timeout), the device is in error. */
-static void note_worker_failure(Device *d, int r) {
-        if (r == -MB_EPLUGINCRASHED || r == -MB_ETIMEOUT || (d->worker && !mb_worker_alive(d->worker))) {
-                if (d->worker && !mb_worker_alive(d->worker))
-                        d->worker = mb_worker_unref(d->worker);
+static void note_worker_failure(Device *d, int r, const sd_bus_error *e) {
+        if (r == -MB_EPLUGINCRASHED || r == -MB_ETIMEOUT || (d->worker && !mb_worker_usable(d->worker))) {
+                if (e && e->message)
+                        log_dev_error(d->bdf, "%s", e->message);
+                /* Killed or dead: let go (the event loop reaps it). */
+                d->worker = mb_worker_unref(d->worker);
                 if (d->open)
                         device_set_state(d, MB_STATE_ERROR);
         }
 }
 
 static bool worker_gone(Device *d) {
-        return !d->worker || !mb_worker_alive(d->worker);
+        return !d->worker || !mb_worker_usable(d->worker);
 }
 
 /* ---- Preflight ------------------------------------------------------------ */
@@ -424,10 +435,8 @@ static void preflight_hello(DeviceOp *op, int r, const sd_bus_error *e, sd_bus_m
                                         d->binding.plugin_name, e && e->message ? e->message : strerror(-r));
                 return;
         }
-        g_free(d->incoming_owner);
-        d->incoming_owner = g_strdup(op->owner);
+        device_set_incoming(d, op->owner);
         log_dev_info(d->bdf, "preflight ok for %s (plugin %s)", op->owner, d->binding.plugin_name);
-        manager_device_persist(d->manager, d);
         device_op_finish(op, 0, NULL);
 }
 
@@ -451,7 +460,7 @@ int device_claim(Device *d, const char *owner, sd_bus_error *error) {
                 return mb_bus_error_setf(error, -MB_ENOTMANAGED, "%s is not managed by the current policy", d->bdf);
         if (d->incoming_owner && strcmp(d->incoming_owner, owner) != 0) {
                 log_dev_info(d->bdf, "claim by %s replaces the preflight mark of %s", owner, d->incoming_owner);
-                g_clear_pointer(&d->incoming_owner, g_free);
+                device_set_incoming(d, NULL);
         }
         log_dev_info(d->bdf, "claimed by %s", owner);
         device_set_owner(d, owner);
@@ -489,7 +498,7 @@ static int close_start(DeviceOp *op, sd_bus_error *error) {
         return 0;
 release:
         log_dev_info(d->bdf, "released by %s", op->owner);
-        g_clear_pointer(&d->incoming_owner, g_free);
+        device_set_incoming(d, NULL);
         device_set_owner(d, NULL);
         device_op_finish(op, 0, NULL);
         return 0;
@@ -502,9 +511,10 @@ static void close_cleanup_done(DeviceOp *op, int r, const sd_bus_error *e, sd_bu
         if (r < 0)
                 log_dev_warning(d->bdf, "the plugin's cleanup failed: %s", e && e->message ? e->message : strerror(-r));
         device_session_drop(d, "closed");
+        device_set_incoming(d, NULL);
         if (op->step == 1) {
                 log_dev_info(d->bdf, "released by %s", op->owner);
-                g_clear_pointer(&d->incoming_owner, g_free);
+                device_set_incoming(d, NULL);
                 device_set_owner(d, NULL);
         } else {
                 log_dev_info(d->bdf, "closed by %s", op->owner);
@@ -558,7 +568,7 @@ static void v1_after_call(DeviceOp *op, int r, const sd_bus_error *e, sd_bus_mes
                 v1_step(op);
                 return;
         }
-        note_worker_failure(d, r);
+        note_worker_failure(d, r, e);
         if (worker_gone(d)) {
                 device_op_finish(op, r, e);
                 return;
@@ -576,7 +586,7 @@ static void v1_after_failure_getstate(DeviceOp *op, int r, const sd_bus_error *e
 
         if (r >= 0 && sd_bus_message_read(reply, "u", &v1) < 0)
                 v1 = MIGBROKER_V1_STATE_ERROR;
-        note_worker_failure(d, r);
+        note_worker_failure(d, r, e);
         device_set_state(d, r < 0 ? MB_STATE_ERROR : mb_state_from_v1(v1));
         log_dev_warning(d->bdf, "%s failed: %s; the plugin reports state %u (%s)", op->name,
                         op->saved_error.message ?: "plugin error", v1, device_state_string(d));
@@ -590,7 +600,7 @@ static void pending_after_transition(DeviceOp *op, int r, const sd_bus_error *e,
         if (r >= 0 && sd_bus_message_read(reply, "t", &p) >= 0)
                 device_set_pending(d, p);
         else
-                note_worker_failure(d, r);
+                note_worker_failure(d, r, e);
         if (r < 0 && worker_gone(d)) {
                 device_op_finish(op, r, e);
                 return;
@@ -614,6 +624,9 @@ static void enter_state(Device *d, MbState target) {
         if (target != MB_STATE_RESUMING)
                 d->load_fresh = d->load_started = d->load_ended = false;
         device_set_state(d, target);
+        /* The incoming migration is over once the device runs. */
+        if (target == MB_STATE_RUNNING && d->incoming_owner)
+                device_set_incoming(d, NULL);
 }
 
 static void v1_done(DeviceOp *op) {
@@ -782,8 +795,6 @@ static void open_finish(DeviceOp *op) {
 
         log_dev_info(d->bdf, "%s: session open (plugin %s, worker %d, state %s)", op->name,
                      d->session_binding.plugin_name, (int) mb_worker_pid(d->worker), device_state_string(d));
-        if (op->target == MB_STATE_STOP)
-                g_clear_pointer(&d->incoming_owner, g_free);
         device_set_pending(d, 0);
         manager_device_persist(d->manager, d);
         device_op_finish(op, 0, NULL);
@@ -866,7 +877,7 @@ static void refresh_done(DeviceOp *op, int r, const sd_bus_error *e, sd_bus_mess
         uint64_t p;
 
         if (r < 0) {
-                note_worker_failure(d, r);
+                note_worker_failure(d, r, e);
                 device_op_finish(op, r, e);
                 return;
         }
@@ -914,7 +925,7 @@ static void save_done(DeviceOp *op, int r, const sd_bus_error *e, sd_bus_message
         int ended;
 
         if (r < 0) {
-                note_worker_failure(d, r);
+                note_worker_failure(d, r, e);
                 if (is_fd_error(d, r)) {
                         log_dev_warning(d->bdf, "save session broken: %s", e && e->message ? e->message : strerror(-r));
                         d->save_ended = true; /* no further SaveTo in this session */
@@ -986,7 +997,7 @@ static void load_done(DeviceOp *op, int r, const sd_bus_error *e, sd_bus_message
         int ended;
 
         if (r < 0) {
-                note_worker_failure(d, r);
+                note_worker_failure(d, r, e);
                 if (r == -MB_ESTREAMCORRUPT || r == -MB_EPLUGINFAILED) {
                         log_dev_error(d->bdf, "LoadFrom failed: %s; the device goes to error",
                                       e && e->message ? e->message : strerror(-r));

@@ -118,6 +118,7 @@ size_t device_queue_length(const Device *d);
 void device_set_state(Device *d, MbState s);
 void device_set_owner(Device *d, const char *owner);
 void device_set_pending(Device *d, uint64_t pending);
+void device_set_incoming(Device *d, const char *owner);
 
 const char *device_state_string(const Device *d);
 bool device_has_precopy(const Device *d);

@@ -81,7 +81,6 @@ int manager_new(const ManagerConfig *cfg, Manager **ret) {
                 .runtime_dir = g_strdup(cfg->runtime_dir),
                 .worker_path = g_strdup(cfg->worker_path),
                 .worker_user = g_strdup(cfg->worker_user),
-                .user_mode = cfg->user_mode,
         };
         m->devices = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, device_free_value);
         m->policy_files = g_ptr_array_new_with_free_func(g_free);
@@ -348,7 +347,7 @@ static int apply_policy(Manager *m, MbPolicy *p, bool dry_run, sd_bus_error *err
 
                 if (g_hash_table_contains(bound, key))
                         continue;
-                if (d->owner || d->open || !g_queue_is_empty(&d->ops)) {
+                if (d->owner || d->incoming_owner || d->open || !g_queue_is_empty(&d->ops)) {
                         if (d->managed) {
                                 log_dev_notice(d->bdf, "no longer in the policy; kept until released");
                                 d->managed = false;

@@ -23,7 +23,6 @@ typedef struct ManagerConfig {
         char *runtime_dir;        /* NULL: the policy's */
         char *worker_path;        /* NULL: PKGLIBEXECDIR/migbroker-worker */
         char *worker_user;        /* NULL: the policy's (only used as root) */
-        bool user_mode;           /* tests: no privilege drop, no admin group needed for our own uid */
 } ManagerConfig;
 
 struct Manager {

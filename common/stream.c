@@ -651,6 +651,15 @@ bool mb_stream_reader_ended(const MbStreamReader *r) {
         return r && r->state == STATE_ENDED && !r->failed;
 }
 
+bool mb_stream_reader_complete(const MbStreamReader *r) {
+        if (!r || r->failed)
+                return false;
+        /* Raw streams have no end record: complete between two rounds. */
+        if (r->state == STATE_RAW_ROUND)
+                return r->unit_have == 0;
+        return r->state == STATE_ENDED;
+}
+
 uint64_t mb_stream_reader_bytes(const MbStreamReader *r) {
         return r ? r->bytes : 0;
 }

@@ -141,6 +141,20 @@ int ctl_usage(const char *verb, const char *fmt, ...) {
         return CTL_EXIT_USAGE;
 }
 
+int ctl_parse_uint(const char *s, uint64_t *ret) {
+        char *end;
+        unsigned long long v;
+
+        if (!s || !*s || *s == '-')
+                return -EINVAL;
+        errno = 0;
+        v = strtoull(s, &end, 0);
+        if (errno || *end)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
 void ctl_json_print(JsonNode *node) {
         g_autoptr(JsonGenerator) g = json_generator_new();
         g_autofree char *text = NULL;

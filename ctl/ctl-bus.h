@@ -56,6 +56,9 @@ int ctl_fail(const CtlOptions *o, const char *what, int r, const sd_bus_error *e
 /* A usage error: message on stderr, returns CTL_EXIT_USAGE. */
 int ctl_usage(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* A decimal (or 0x hex) unsigned number, whole string: 0 or -EINVAL. */
+int ctl_parse_uint(const char *s, uint64_t *ret);
+
 /* Prints a JSON node (pretty) followed by a newline on stdout. */
 void ctl_json_print(JsonNode *node);
 

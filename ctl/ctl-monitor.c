@@ -35,7 +35,9 @@ static const char *path_bdf(const char *path, char **tofree) {
         return path;
 }
 
-static void event_out(Monitor *mon, const char *bdf, const char *key, const char *value) {
+/* One event: text for people, value (consumed) for --json. */
+static void event_out(Monitor *mon, const char *bdf, const char *key, const char *text, JsonNode *value) {
+        g_autoptr(JsonNode) v = value;
         char ts[32];
 
         stamp(ts, sizeof(ts));
@@ -43,7 +45,7 @@ static void event_out(Monitor *mon, const char *bdf, const char *key, const char
                 g_autoptr(JsonBuilder) jb = json_builder_new();
                 g_autoptr(JsonGenerator) g = json_generator_new();
                 g_autoptr(JsonNode) root = NULL;
-                g_autofree char *text = NULL;
+                g_autofree char *out = NULL;
 
                 json_builder_begin_object(jb);
                 json_builder_set_member_name(jb, "time");
@@ -51,14 +53,14 @@ static void event_out(Monitor *mon, const char *bdf, const char *key, const char
                 json_builder_set_member_name(jb, "bdf");
                 json_builder_add_string_value(jb, bdf);
                 json_builder_set_member_name(jb, key);
-                json_builder_add_string_value(jb, value);
+                json_builder_add_value(jb, g_steal_pointer(&v));
                 json_builder_end_object(jb);
                 root = json_builder_get_root(jb);
                 json_generator_set_root(g, root);
-                text = json_generator_to_data(g, NULL);
-                printf("%s\n", text);
+                out = json_generator_to_data(g, NULL);
+                printf("%s\n", out);
         } else {
-                printf("%s %s %s=%s\n", ts, bdf, key, *value ? value : "-");
+                printf("%s %s %s=%s\n", ts, bdf, key, *text ? text : "-");
         }
         fflush(stdout);
         if (mon->limit && ++mon->seen >= mon->limit)
@@ -68,14 +70,16 @@ static void event_out(Monitor *mon, const char *bdf, const char *key, const char
 static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         Monitor *mon = userdata;
         _cleanup_free_ char *tofree = NULL;
-        const char *iface, *bdf;
+        const char *iface, *bdf, *path = sd_bus_message_get_path(m) ?: "";
+        bool is_device;
         int r;
 
-        if (!g_str_has_prefix(sd_bus_message_get_path(m) ?: "", "/org/migbroker1/device/"))
+        is_device = g_str_has_prefix(path, "/org/migbroker1/device/");
+        if (!is_device && strcmp(path, CTL_MANAGER_PATH) != 0)
                 return 0;
-        bdf = path_bdf(sd_bus_message_get_path(m), &tofree);
+        bdf = is_device ? path_bdf(path, &tofree) : "manager";
         r = sd_bus_message_read(m, "s", &iface);
-        if (r < 0 || strcmp(iface, CTL_DEVICE_IFACE) != 0)
+        if (r < 0 || (strcmp(iface, CTL_DEVICE_IFACE) != 0 && strcmp(iface, CTL_MANAGER_IFACE) != 0))
                 return 0;
         r = sd_bus_message_enter_container(m, 'a', "{sv}");
         if (r < 0)
@@ -89,23 +93,34 @@ static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error
                 if (strcmp(contents, "s") == 0) {
                         const char *v;
                         if (sd_bus_message_read(m, "v", "s", &v) >= 0)
-                                event_out(mon, bdf, name, v);
+                                event_out(mon, bdf, name, v, json_node_init_string(json_node_alloc(), v));
                 } else if (strcmp(contents, "t") == 0) {
                         uint64_t v;
                         if (sd_bus_message_read(m, "v", "t", &v) >= 0) {
                                 snprintf(buf, sizeof(buf), "%" PRIu64, v);
-                                event_out(mon, bdf, name, buf);
+                                event_out(mon, bdf, name, buf, json_node_init_int(json_node_alloc(), (gint64) v));
                         }
                 } else if (strcmp(contents, "b") == 0) {
                         int v;
                         if (sd_bus_message_read(m, "v", "b", &v) >= 0)
-                                event_out(mon, bdf, name, v ? "true" : "false");
+                                event_out(mon, bdf, name, v ? "yes" : "no",
+                                          json_node_init_boolean(json_node_alloc(), v));
+                } else if (strcmp(contents, "as") == 0 || strcmp(contents, "ao") == 0) {
+                        g_auto(GStrv) l = NULL;
+                        if (sd_bus_message_enter_container(m, 'v', contents) >= 0 &&
+                            sd_bus_message_read_strv(m, &l) >= 0 && sd_bus_message_exit_container(m) >= 0) {
+                                g_autofree char *text = l ? g_strjoinv(",", l) : g_strdup("");
+                                JsonArray *a = json_array_new();
+                                for (char **i = l; i && *i; i++)
+                                        json_array_add_string_element(a, *i);
+                                event_out(mon, bdf, name, text, json_node_init_array(json_node_alloc(), a));
+                                json_array_unref(a);
+                        }
                 } else {
                         (void) sd_bus_message_skip(m, "v");
                 }
                 (void) sd_bus_message_exit_container(m);
         }
-        /* Invalidated properties (as): the broker sends values, not invalidations. */
         return 0;
 }
 
@@ -115,7 +130,7 @@ static int on_added(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) 
 
         if (sd_bus_message_read(m, "o", &path) < 0)
                 return 0;
-        event_out(userdata, path_bdf(path, &tofree), "Device", "added");
+        event_out(userdata, path_bdf(path, &tofree), "Device", "added", json_node_init_string(json_node_alloc(), "added"));
         return 0;
 }
 
@@ -125,7 +140,8 @@ static int on_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error
 
         if (sd_bus_message_read(m, "o", &path) < 0)
                 return 0;
-        event_out(userdata, path_bdf(path, &tofree), "Device", "removed");
+        event_out(userdata, path_bdf(path, &tofree), "Device", "removed",
+                  json_node_init_string(json_node_alloc(), "removed"));
         return 0;
 }
 
@@ -147,7 +163,13 @@ int ctl_monitor_main(int argc, char *argv[]) {
         ctl_options_init(&o);
         while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0) {
                 switch (c) {
-                case ARG_COUNT: mon.limit = (unsigned) strtoul(optarg, NULL, 10); break;
+                case ARG_COUNT: {
+                        uint64_t n;
+                        if (ctl_parse_uint(optarg, &n) < 0 || n == 0 || n > UINT32_MAX)
+                                return ctl_usage("monitor", "--count needs a positive number, not '%s'", optarg);
+                        mon.limit = (unsigned) n;
+                        break;
+                }
                 case CTL_ARG_HELP:
                         printf("Usage: migbrokerctl monitor [OPTIONS]\n\n"
                                "Print device changes (State, Owner, PendingBytes, IsOpen, ...) and devices\n"

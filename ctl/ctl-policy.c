@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ctl-bus.h"
 #include "ctl-json.h"
 #include "ctl-policy.h"
 #include "ctl.h"
@@ -17,6 +18,7 @@
 #include "policy-match.h"
 
 typedef struct Args {
+        CtlOptions bus;           /* --bus, --timeout (for reload) */
         bool json;
         const char *policy;
         const char *plugin_dir;
@@ -29,7 +31,7 @@ typedef struct Args {
 static void help(FILE *f) {
         fputs("Usage: migbrokerctl policy check [FILE...] [--json]\n"
               "       migbrokerctl policy explain BDF [--sysfs-root DIR] [--json]\n"
-              "       migbrokerctl policy reload\n"
+              "       migbrokerctl policy reload [--bus ADDRESS]\n"
               "\n"
               "Check or explain the device policy (migbroker-policy(5)). check and\n"
               "explain read the files themselves and need no running broker.\n"
@@ -51,6 +53,8 @@ static void help(FILE *f) {
               "  --sysfs-root DIR    where sysfs is (default: $" MB_ENV_SYSFS_ROOT " or /sys)\n"
               "  --skip-plugin-files do not open the plugin files the policy names (for a\n"
               "                      policy checked away from its host)\n"
+              "  --bus ADDRESS       reload: the broker's bus (default: the system bus)\n"
+              "  --timeout SEC       reload: bound on the call (default 30)\n"
               "  --json              machine-readable output on stdout\n"
               "  -h, --help          show this help\n",
               f);
@@ -307,14 +311,26 @@ static int verb_explain(const Args *a) {
 }
 
 /* ---- reload ---------------------------------------------------------------
- * Hook for the D-Bus client: call org.migbroker1.Manager.ReloadPolicy() on the
- * bus (--bus ADDRESS), print the returned PolicyInvalid text (the same
- * diagnostics as "check") and exit 1 when refused. Until that client exists
- * this says so. */
+ * org.migbroker1.Manager.ReloadPolicy() on the broker's bus. A refused policy
+ * comes back as PolicyInvalid with the same diagnostics as "check". */
 static int verb_reload(const Args *a) {
-        fprintf(stderr, "migbrokerctl policy reload: not available in this build yet (needs the D-Bus client); "
-                        "send SIGHUP to migbrokerd to reload, and check first with 'migbrokerctl policy check'\n");
-        return CTL_EXIT_FAILED;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        int r;
+
+        if (a->n_positional != 1)
+                return usage_error("%s", "reload takes no arguments");
+        r = ctl_bus_open(&a->bus, &bus, &e);
+        if (r >= 0)
+                r = sd_bus_call_method(bus, CTL_BUS_NAME, CTL_MANAGER_PATH, CTL_MANAGER_IFACE, "ReloadPolicy",
+                                       &e, NULL, "");
+        if (r < 0)
+                return ctl_fail(&a->bus, "policy reload", r, &e);
+        if (a->json)
+                printf("{ \"ok\" : true }\n");
+        else
+                fprintf(stderr, "policy reloaded\n");
+        return CTL_EXIT_OK;
 }
 
 typedef struct SubVerb {
@@ -337,11 +353,14 @@ int ctl_policy_main(int argc, char *argv[]) {
                 { "plugin-dir", required_argument, NULL, ARG_PLUGIN_DIR },
                 { "sysfs-root", required_argument, NULL, ARG_SYSFS_ROOT },
                 { "skip-plugin-files", no_argument, NULL, ARG_SKIP_PLUGIN_FILES },
+                { "bus", required_argument, NULL, CTL_ARG_BUS },
+                { "timeout", required_argument, NULL, CTL_ARG_TIMEOUT },
                 {},
         };
         Args a = {};
         int c;
 
+        ctl_options_init(&a.bus);
         optind = 0;
         opterr = 0;
         while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0)
@@ -351,6 +370,12 @@ int ctl_policy_main(int argc, char *argv[]) {
                         return CTL_EXIT_OK;
                 case ARG_JSON:
                         a.json = true;
+                        a.bus.json = true;
+                        break;
+                case CTL_ARG_BUS:
+                case CTL_ARG_TIMEOUT:
+                        if (ctl_options_handle(&a.bus, c, optarg) < 0)
+                                return CTL_EXIT_USAGE;
                         break;
                 case ARG_POLICY:
                         a.policy = optarg;

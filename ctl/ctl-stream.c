@@ -266,7 +266,7 @@ int ctl_save_main(int argc, char *argv[]) {
         const char *output = NULL, *format = "framed";
         unsigned max_rounds = DEFAULT_ROUNDS, rounds = 0;
         bool no_progress = false, precopy;
-        uint64_t max_bytes = 0, stopcopy_bytes = 0;
+        uint64_t max_bytes = 0, stopcopy_bytes = 0, max_bytes_tmp = 0;
         double t0, t_stop = 0, t_end;
         Transfer t = { .user_fd = -1, .call_error = SD_BUS_ERROR_NULL };
         CtlOptions o;
@@ -277,9 +277,16 @@ int ctl_save_main(int argc, char *argv[]) {
                 switch (c) {
                 case 'o': output = optarg; break;
                 case ARG_FORMAT: format = optarg; break;
-                case ARG_ROUNDS: max_rounds = (unsigned) strtoul(optarg, NULL, 10); break;
+                case ARG_ROUNDS:
+                        if (ctl_parse_uint(optarg, &max_bytes_tmp) < 0 || max_bytes_tmp > 1000)
+                                return ctl_usage("save", "--precopy-rounds needs a number from 0 to 1000, not '%s'", optarg);
+                        max_rounds = (unsigned) max_bytes_tmp;
+                        break;
                 case ARG_NO_PRECOPY: max_rounds = 0; break;
-                case ARG_MAX_BYTES: max_bytes = strtoull(optarg, NULL, 0); break;
+                case ARG_MAX_BYTES:
+                        if (ctl_parse_uint(optarg, &max_bytes) < 0 || max_bytes == 0)
+                                return ctl_usage("save", "--max-bytes needs a positive number, not '%s'", optarg);
+                        break;
                 case ARG_NO_PROGRESS: no_progress = true; break;
                 case CTL_ARG_HELP:
                         printf("Usage: migbrokerctl save BDF -o FILE|- [OPTIONS]\n\n"
@@ -395,9 +402,15 @@ int ctl_save_main(int argc, char *argv[]) {
         t.phase_expect = t.call_result;
         {
                 uint64_t before = t.expect;
-                r = stream_call(&t, "SaveTo", fd, format, max_bytes);
-                if (r < 0)
-                        goto fail;
+                /* With --max-bytes one call may not drain it: call until nothing is pending. */
+                do {
+                        r = stream_call(&t, "SaveTo", fd, format, max_bytes);
+                        if (r < 0)
+                                goto fail;
+                        r = call_simple(&t, "RefreshPending", NULL);
+                        if (r < 0)
+                                goto fail;
+                } while (t.call_result > 0);
                 stopcopy_bytes = t.expect - before;
         }
         t_end = now_s();

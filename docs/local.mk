@@ -1,10 +1,7 @@
 ## docs/ fragment of the non-recursive Makefile.am
 dist_doc_DATA += docs/stream-format.md
 
-# The documents README.md points at. admin-guide.md and env.md come from
-# wip/policy, whose policy/local.mk installs them too: keep them in one
-# fragment only when both branches are merged (automake would install the
-# same file twice in one command, and install(1) refuses).
+# The documents README.md points at.
 dist_doc_DATA += \
 	docs/architecture.md \
 	docs/admin-guide.md \
@@ -12,7 +9,7 @@ dist_doc_DATA += \
 	docs/env.md \
 	docs/plugin-guide.md
 
-# Manual pages (migbroker-policy.5: same remark as admin-guide.md above).
+# Manual pages.
 dist_man_MANS += \
 	man/migbrokerd.8 \
 	man/migbrokerctl.1 \

@@ -39,6 +39,7 @@ struct MbWorker {
         bool alive;
         bool stopping;
         bool released;             /* the owner let go; only reaping is left */
+        bool killed;               /* SIGKILL sent */
         sd_event_source *child_source;
         sd_bus_slot *progress_slot;
         char *bdf;
@@ -139,6 +140,7 @@ void mb_worker_kill(MbWorker *w, const char *reason) {
                 return;
         if (reason && !w->kill_reason[0])
                 snprintf(w->kill_reason, sizeof(w->kill_reason), "%s", reason);
+        w->killed = true;
         (void) kill(w->pid, SIGKILL);
         drop_bus(w);
 }
@@ -267,7 +269,7 @@ static int block_sigchld(void) {
         return pthread_sigmask(SIG_BLOCK, &ss, NULL) == 0 ? 0 : -errno;
 }
 
-_noreturn_ static void child_exec(int sock, int plugin_fd, char **argv) {
+_noreturn_ static void child_exec(int sock, int plugin_fd, char **argv, char **envp) {
         sigset_t ss;
         int fd;
 
@@ -290,16 +292,22 @@ _noreturn_ static void child_exec(int sock, int plugin_fd, char **argv) {
         if (fd >= 0 && fd != STDIN_FILENO)
                 (void) dup2(fd, STDIN_FILENO);
 
-        execv(argv[0], argv);
+        execve(argv[0], argv, envp);
         fprintf(stderr, "migbrokerd: cannot execute %s: %s\n", argv[0], strerror(errno));
         _exit(127);
+}
+
+static void free_env_extra(char *(*l)[3]) {
+        for (size_t i = 0; i < 3; i++)
+                free((*l)[i]);
 }
 
 int mb_worker_spawn(sd_event *event, const MbWorkerConfig *cfg, MbWorker **ret) {
         _cleanup_(mb_worker_unrefp) MbWorker *w = NULL;
         _cleanup_close_ int s0 = -1, s1 = -1;
         char parent[32], level[16], plugin_fd_str[16];
-        char *argv[16];
+        char *argv[16], *envp[8];
+        _cleanup_(free_env_extra) char *env_extra[3] = {};
         int sv[2], n = 0, r;
         pid_t pid;
 
@@ -348,12 +356,28 @@ int mb_worker_spawn(sd_event *event, const MbWorkerConfig *cfg, MbWorker **ret) 
         argv[n++] = level;
         argv[n] = NULL;
 
+        /* Plugin code is not trusted with the broker's environment: a fixed PATH
+         * and locale, plus the sanitizers' options of test builds. */
+        {
+                static const char *const pass[] = { "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS" };
+                int k = 0;
+
+                envp[k++] = (char *) "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+                envp[k++] = (char *) "LC_ALL=C";
+                for (size_t i = 0; i < ELEMENTSOF(pass); i++) {
+                        const char *v = getenv(pass[i]);
+                        if (v && asprintf(&env_extra[i], "%s=%s", pass[i], v) >= 0)
+                                envp[k++] = env_extra[i];
+                }
+                envp[k] = NULL;
+        }
+
         fflush(NULL);
         pid = fork();
         if (pid < 0)
                 return -errno;
         if (pid == 0)
-                child_exec(s1, cfg->plugin_fd, argv);
+                child_exec(s1, cfg->plugin_fd, argv, envp);
         w->pid = pid;
         w->alive = true;
         s1 = mb_safe_close(s1);
@@ -397,6 +421,10 @@ pid_t mb_worker_pid(const MbWorker *w) {
 
 bool mb_worker_alive(const MbWorker *w) {
         return w->alive;
+}
+
+bool mb_worker_usable(const MbWorker *w) {
+        return w->alive && !w->killed && w->bus;
 }
 
 bool mb_worker_busy(const MbWorker *w) {

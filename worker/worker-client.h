@@ -48,7 +48,8 @@ void mb_worker_set_exit_handler(MbWorker *w, MbWorkerExitFn fn, void *userdata);
 void mb_worker_set_progress_handler(MbWorker *w, MbWorkerProgressFn fn, void *userdata);
 
 pid_t mb_worker_pid(const MbWorker *w);
-bool mb_worker_alive(const MbWorker *w);
+bool mb_worker_alive(const MbWorker *w);   /* the process exists (not yet reaped) */
+bool mb_worker_usable(const MbWorker *w);  /* alive, not being killed, connection up */
 bool mb_worker_busy(const MbWorker *w);
 const char *mb_worker_bdf(const MbWorker *w);
 /* How the worker ended ("killed by signal SIGSEGV", "exited with status 3"), or NULL. */

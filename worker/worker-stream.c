@@ -235,7 +235,7 @@ int mb_worker_load(const MbWorkerStreamCtx *ctx, MbLoadSession *s, int fd, MbStr
                    int stall_ms, MbLoadResult *ret) {
         Progress prog = { .ctx = ctx, .last_ns = now_ns() };
         MbFdWaitPolicy wp = { .stall_ms = stall_ms, .heartbeat = heartbeat, .userdata = &prog };
-        uint64_t bytes0, records0;
+        uint64_t records0;
         int r;
 
         *ret = (MbLoadResult) {};
@@ -263,7 +263,6 @@ int mb_worker_load(const MbWorkerStreamCtx *ctx, MbLoadSession *s, int fd, MbStr
         }
 
         (void) mb_fd_grow_pipe(fd, PIPE_TARGET);
-        bytes0 = mb_stream_reader_bytes(s->reader);
         records0 = mb_stream_reader_records(s->reader);
 
         for (;;) {
@@ -312,9 +311,9 @@ int mb_worker_load(const MbWorkerStreamCtx *ctx, MbLoadSession *s, int fd, MbStr
                 progress_emit(&prog, false);
         }
 
-        ret->bytes = mb_stream_reader_bytes(s->reader) - bytes0;
+        ret->bytes = prog.bytes; /* read from the fd by this call */
         ret->records = mb_stream_reader_records(s->reader) - records0;
-        ret->ended = mb_stream_reader_ended(s->reader);
+        ret->ended = mb_stream_reader_complete(s->reader);
         progress_emit(&prog, true);
         return 0;
 }
@@ -331,6 +330,6 @@ int mb_worker_load_finish(const MbWorkerStreamCtx *ctx, MbLoadSession *s, MbLoad
                             mb_stream_reader_error(s->reader) ?: "the end record is missing");
         ret->bytes = mb_stream_reader_bytes(s->reader);
         ret->records = mb_stream_reader_records(s->reader);
-        ret->ended = mb_stream_reader_ended(s->reader);
+        ret->ended = mb_stream_reader_complete(s->reader);
         return 0;
 }

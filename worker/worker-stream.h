@@ -45,7 +45,7 @@ typedef struct MbSaveResult {
 } MbSaveResult;
 
 typedef struct MbLoadResult {
-        uint64_t bytes;                    /* payload bytes loaded by this call */
+        uint64_t bytes;                    /* bytes read from the fd by this call (finish: payload total) */
         uint64_t records;
         bool ended;
 } MbLoadResult;
