@@ -118,7 +118,6 @@ void device_set_state(Device *d, MbState s) {
         log_dev_info(d->bdf, "state %s -> %s", mb_state_to_string(d->state), mb_state_to_string(s));
         d->state = s;
         manager_device_changed(d->manager, d, "State", NULL);
-        manager_device_persist(d->manager, d);
 }
 
 void device_set_owner(Device *d, const char *owner) {

@@ -48,11 +48,8 @@ int runtime_state_save(const char *runtime_dir, const Device *d) {
         if (d->incoming_owner)
                 g_key_file_set_string(kf, GROUP, "IncomingOwner", d->incoming_owner);
         g_key_file_set_boolean(kf, GROUP, "Open", d->open);
-        if (d->open) {
-                g_key_file_set_string(kf, GROUP, "State", device_state_string(d));
-                if (d->session_binding.plugin_name)
-                        g_key_file_set_string(kf, GROUP, "Plugin", d->session_binding.plugin_name);
-        }
+        if (d->open && d->session_binding.plugin_name)
+                g_key_file_set_string(kf, GROUP, "Plugin", d->session_binding.plugin_name);
         data = g_key_file_to_data(kf, &len, NULL);
         if (!g_file_set_contents_full(path, data, (gssize) len, G_FILE_SET_CONTENTS_CONSISTENT, 0600, &err))
                 return -EIO;

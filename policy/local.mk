@@ -41,13 +41,3 @@ EXTRA_DIST += \
 dist_doc_DATA += data/policy.yaml.example schemas/policy.schema.json
 EXTRA_DIST += $(wildcard $(srcdir)/data/policy.d-examples/*.yaml)
 
-# ---- benchmark: 'make bench' (not a test)
-EXTRA_PROGRAMS = tests/bench/bench-policy
-tests_bench_bench_policy_SOURCES = tests/bench/bench-policy.c
-tests_bench_bench_policy_CPPFLAGS = $(MBPOLICY_CPPFLAGS)
-tests_bench_bench_policy_CFLAGS = $(MBPOLICY_CFLAGS) -O2
-tests_bench_bench_policy_LDADD = $(MBPOLICY_LIBS) common/libmbcore.la $(SYSTEMD_LIBS)
-CLEANFILES += tests/bench/bench-policy$(EXEEXT)
-bench: tests/bench/bench-policy$(EXEEXT)
-	./tests/bench/bench-policy$(EXEEXT)
-.PHONY: bench

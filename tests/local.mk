@@ -7,3 +7,4 @@ UNIT_LIBS = $(CMOCKA_LIBS)
 EXTRA_DIST += tests/valgrind.sh tests/valgrind.supp tests/integration/lib.sh
 include tests/unit/local.mk
 include tests/integration/local.mk
+include tests/bench/local.mk

@@ -1,0 +1,30 @@
+## tests/bench: benchmarks, run by 'make bench' (never by 'make check'). Each
+## prints its figures beside a baseline measured in the same run.
+EXTRA_PROGRAMS = tests/bench/bench-policy tests/bench/bench-broker tests/bench/bench-crc32c
+
+tests_bench_bench_policy_SOURCES = tests/bench/bench-policy.c
+tests_bench_bench_policy_CPPFLAGS = $(MBPOLICY_CPPFLAGS)
+tests_bench_bench_policy_CFLAGS = $(MBPOLICY_CFLAGS) -O2
+tests_bench_bench_policy_LDADD = $(MBPOLICY_LIBS) common/libmbcore.la $(SYSTEMD_LIBS)
+
+tests_bench_bench_broker_SOURCES = tests/bench/bench-broker.c
+tests_bench_bench_broker_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS) -O2 -pthread
+tests_bench_bench_broker_LDADD = common/libmbcore.la $(SYSTEMD_LIBS) -lpthread
+
+tests_bench_bench_crc32c_SOURCES = tests/bench/bench-crc32c.c
+tests_bench_bench_crc32c_CFLAGS = $(AM_CFLAGS) -O2
+tests_bench_bench_crc32c_LDADD = common/libmbcore.la
+
+# The memory-backed plugin the broker benchmark drives.
+noinst_LTLIBRARIES += tests/bench/bench-plugin.la
+tests_bench_bench_plugin_la_SOURCES = tests/bench/bench-plugin.c
+tests_bench_bench_plugin_la_CFLAGS = $(AM_CFLAGS) -O2
+tests_bench_bench_plugin_la_LDFLAGS = $(TEST_PLUGIN_LINK_FLAGS)
+
+CLEANFILES += $(EXTRA_PROGRAMS)
+EXTRA_DIST += tests/bench/bench-broker.sh
+
+bench: $(EXTRA_PROGRAMS) tests/bench/bench-plugin.la all
+	./tests/bench/bench-policy$(EXEEXT)
+	MB_BUILDDIR='$(abs_top_builddir)' MB_SRCDIR='$(abs_top_srcdir)' $(SHELL) $(srcdir)/tests/bench/bench-broker.sh
+.PHONY: bench
