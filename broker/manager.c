@@ -52,6 +52,7 @@ Manager *manager_free(Manager *m) {
         m->device_slot = sd_bus_slot_unref(m->device_slot);
         m->enum_slot = sd_bus_slot_unref(m->enum_slot);
         m->om_slot = sd_bus_slot_unref(m->om_slot);
+        m->prober = prober_free(m->prober);
         auth_free(m->auth);
         if (m->bus)
                 sd_bus_flush_close_unref(m->bus);
@@ -264,7 +265,7 @@ static GPtrArray *candidate_bdfs(Manager *m, MbPolicy *p, GHashTable **ret_prese
         return all;
 }
 
-static void emit_devices_changed(Manager *m) {
+void manager_devices_changed(Manager *m) {
         (void) sd_bus_emit_properties_changed(m->bus, MANAGER_PATH, MANAGER_INTERFACE, "Devices", NULL);
 }
 
@@ -279,6 +280,7 @@ static int apply_policy(Manager *m, MbPolicy *p, bool dry_run, sd_bus_error *err
 
         /* First pass: match everything (and refuse ambiguous policies). */
         g_autoptr(GPtrArray) results = g_ptr_array_new_with_free_func(g_free);
+        g_autoptr(GArray) unbound = prober_candidates_new();
         for (guint i = 0; i < bdfs->len; i++) {
                 MbPolicyMatchResult *res = g_new0(MbPolicyMatchResult, 1);
                 int r = mb_policy_match(p, bdfs->pdata[i], m->config.sysfs_root, NULL, NULL, res);
@@ -293,6 +295,8 @@ static int apply_policy(Manager *m, MbPolicy *p, bool dry_run, sd_bus_error *err
                         g_free(res);
                         return -MB_EPOLICYINVALID;
                 }
+                if (r == 0 && res->ids_known)
+                        prober_candidates_add(unbound, res->bdf, res->vendor, res->device);
                 if (r <= 0) {
                         g_free(res);
                         continue;
@@ -347,6 +351,9 @@ static int apply_policy(Manager *m, MbPolicy *p, bool dry_run, sd_bus_error *err
 
                 if (g_hash_table_contains(bound, key))
                         continue;
+                /* Bound by a probe: the probe pass below decides. */
+                if (prober_device_is_probed(d))
+                        continue;
                 if (d->owner || d->incoming_owner || d->open || !g_queue_is_empty(&d->ops)) {
                         if (d->managed) {
                                 log_dev_notice(d->bdf, "no longer in the policy; kept until released");
@@ -361,8 +368,8 @@ static int apply_policy(Manager *m, MbPolicy *p, bool dry_run, sd_bus_error *err
                 changed_set = true;
         }
         if (changed_set)
-                emit_devices_changed(m);
-        return 0;
+                manager_devices_changed(m);
+        return prober_start(m, unbound);
 }
 
 int manager_load_policy(Manager *m, sd_bus_error *error) {

@@ -14,6 +14,7 @@
 #include "auth.h"
 #include "device.h"
 #include "policy.h"
+#include "probe.h"
 
 typedef struct ManagerConfig {
         char *bus_address;        /* NULL: the system bus */
@@ -33,6 +34,7 @@ struct Manager {
         GPtrArray *policy_files;  /* char*, what PolicyFiles shows */
         GHashTable *devices;      /* bdf -> Device* */
         Auth *auth;
+        Prober *prober;           /* the running (or last) probe pass */
         char *runtime_dir;        /* effective */
         bool shutting_down;
         sd_bus_slot *manager_slot, *device_slot, *enum_slot, *om_slot;
@@ -56,5 +58,7 @@ const char *manager_worker_user(Manager *m);
 
 /* Called by devices when something D-Bus shows changed. */
 void manager_device_changed(Manager *m, Device *d, const char *property, ...) G_GNUC_NULL_TERMINATED;
+/* The set of device objects changed: announce the Devices property. */
+void manager_devices_changed(Manager *m);
 /* Called by devices when their claim or session changed: persist it. */
 void manager_device_persist(Manager *m, Device *d);

@@ -13,3 +13,10 @@ EXTRA_DIST += \
 	tests/integration/worker-roundtrip.sh \
 	tests/integration/worker-faults.sh \
 	tests/integration/worker-privileges.sh
+
+# A plugin with a probe() for broker-probe.sh.
+noinst_LTLIBRARIES += tests/integration/probe-plugin.la
+tests_integration_probe_plugin_la_SOURCES = tests/integration/probe-plugin.c
+tests_integration_probe_plugin_la_LDFLAGS = $(TEST_PLUGIN_LINK_FLAGS)
+TESTS += tests/integration/broker-probe.sh
+EXTRA_DIST += tests/integration/broker-probe.sh
