@@ -17,6 +17,7 @@ packages=(
     libsystemd-dev libglib2.0-dev libyaml-dev libcmocka-dev libxml2-dev libvirt-dev libjson-glib-dev
     dbus python3 python3-jsonschema python3-yaml
     valgrind clang libclang-rt-14-dev util-linux procps iproute2 xxd
+    qemu-system-x86 qemu-utils
 )
 
 usage() {

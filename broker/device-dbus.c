@@ -15,6 +15,7 @@
 #include "manager.h"
 #include "migbroker/plugin.h"
 #include "stream.h"
+#include "vmstate.h"
 
 static int find_device(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
                        sd_bus_error *error) {
@@ -141,6 +142,12 @@ static int prop_managed(sd_bus *bus, const char *path, const char *interface, co
         return sd_bus_message_append(reply, "b", d->managed);
 }
 
+static int prop_vmstate_id(sd_bus *bus, const char *path, const char *interface, const char *property,
+                           sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Device *d = userdata;
+        return sd_bus_message_append(reply, "s", d->vmstate_id ?: "");
+}
+
 /* ---- argument checks ------------------------------------------------------ */
 
 /* Owners are domain UUIDs; normalised to lower case. */
@@ -172,7 +179,20 @@ bad:
 typedef struct StreamOptions {
         int format;
         uint64_t max_bytes;
+        char vmstate_id[MB_VMSTATE_ID_MAX + 1];
 } StreamOptions;
+
+/* A dbus-vmstate id as QEMU's id-list takes it: no commas, printable. */
+static bool vmstate_id_valid(const char *s) {
+        size_t n = strlen(s);
+
+        if (n == 0 || n > MB_VMSTATE_ID_MAX)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!g_ascii_isalnum(s[i]) && !strchr("-_.:", s[i]))
+                        return false;
+        return true;
+}
 
 /* Reads a{sv}; allowed: a NULL-terminated list of known keys. */
 static int parse_options(sd_bus_message *m, const char *const *allowed, StreamOptions *o, sd_bus_error *error) {
@@ -180,6 +200,7 @@ static int parse_options(sd_bus_message *m, const char *const *allowed, StreamOp
 
         o->format = MB_STREAM_FORMAT_FRAMED;
         o->max_bytes = 0;
+        o->vmstate_id[0] = '\0';
         r = sd_bus_message_enter_container(m, 'a', "{sv}");
         if (r < 0)
                 return r;
@@ -213,6 +234,18 @@ static int parse_options(sd_bus_message *m, const char *const *allowed, StreamOp
                         o->format = mb_stream_format_from_string(f);
                         if (o->format < 0)
                                 return mb_bus_error_setf(error, -EINVAL, "unknown format '%s' (framed or raw)", f);
+                } else if (strcmp(key, "vmstate-id") == 0) {
+                        const char *id;
+                        if (strcmp(contents, "s") != 0)
+                                return mb_bus_error_setf(error, -EINVAL, "option 'vmstate-id' must be a string");
+                        r = sd_bus_message_read(m, "v", "s", &id);
+                        if (r < 0)
+                                return r;
+                        if (!vmstate_id_valid(id))
+                                return mb_bus_error_setf(error, -EINVAL,
+                                                         "vmstate-id '%s' is not 1 to %u letters, digits or -_.:", id,
+                                                         MB_VMSTATE_ID_MAX);
+                        g_strlcpy(o->vmstate_id, id, sizeof(o->vmstate_id));
                 } else if (strcmp(key, "max-bytes") == 0) {
                         if (strcmp(contents, "t") != 0)
                                 return mb_bus_error_setf(error, -EINVAL, "option 'max-bytes' must be a uint64 (t)");
@@ -329,7 +362,7 @@ static int method_release(sd_bus_message *m, void *userdata, sd_bus_error *error
 }
 
 static int method_open(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        static const char *const allowed[] = { NULL };
+        static const char *const allowed[] = { "vmstate-id", NULL };
         Device *d = userdata;
         StreamOptions o;
         const char *s;
@@ -348,7 +381,7 @@ static int method_open(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         r = auth_check(d->manager->auth, m, AUTH_ADMIN, NULL, error);
         if (r < 0)
                 return r;
-        return ENQUEUE(m, device_open(d, owner, reply_done, m, error));
+        return ENQUEUE(m, device_open(d, owner, o.vmstate_id[0] ? o.vmstate_id : NULL, reply_done, m, error));
 }
 
 static int method_close(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -479,6 +512,7 @@ static const sd_bus_vtable device_vtable[] = {
         SD_BUS_PROPERTY("IsOpen", "b", prop_is_open, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("IncomingOwner", "s", prop_incoming, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Managed", "b", prop_managed, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("VmstateId", "s", prop_vmstate_id, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD_WITH_ARGS("Preflight", SD_BUS_ARGS("s", owner), SD_BUS_NO_RESULT, method_preflight,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Claim", SD_BUS_ARGS("s", owner), SD_BUS_NO_RESULT, method_claim,

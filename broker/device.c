@@ -15,6 +15,8 @@
 #include "migbroker/plugin.h"
 #include "policy-load.h"
 #include "stream.h"
+#include "vmstate.h"
+#include "domain-bus.h"
 #include "worker-proto.h"
 
 /* A queued D-Bus call beyond this many per device is refused as Busy. */
@@ -94,8 +96,10 @@ Device *device_unref(Device *d) {
         d->worker = mb_worker_unref(d->worker);
         device_binding_clear(&d->binding);
         device_binding_clear(&d->session_binding);
+        d->vmstate = vmstate_free(d->vmstate);
         g_free(d->owner);
         g_free(d->incoming_owner);
+        g_free(d->vmstate_id);
         g_free(d->stream_name);
         free(d->path);
         g_free(d);
@@ -207,6 +211,7 @@ static void op_free(DeviceOp *op) {
         sd_bus_error_free(&op->saved_error);
         sd_bus_message_unref(op->message);
         g_free(op->owner);
+        g_free(op->vmstate_id);
         device_unref(op->device);
         g_free(op);
 }
@@ -314,6 +319,7 @@ static void session_reset_flags(Device *d) {
 }
 
 void device_session_drop(Device *d, const char *why) {
+        d->vmstate = vmstate_free(d->vmstate);
         if (d->worker) {
                 if (why)
                         log_dev_info(d->bdf, "stopping the worker: %s", why);
@@ -449,6 +455,17 @@ int device_preflight(Device *d, const char *owner, DeviceOpDone done, void *ud, 
 
 /* ---- Claim / Release ---------------------------------------------------------- */
 
+/* The claim ends: the last device of a domain stops the domain's bus. */
+void device_release_claim(Device *d) {
+        g_autofree char *owner = g_strdup(d->owner);
+
+        device_set_incoming(d, NULL);
+        g_clear_pointer(&d->vmstate_id, g_free);
+        device_set_owner(d, NULL);
+        if (owner && !manager_domain_has_devices(d->manager, owner))
+                (void) domain_bus_stop(d->manager, owner);
+}
+
 int device_claim(Device *d, const char *owner, sd_bus_error *error) {
         if (d->owner) {
                 if (strcmp(d->owner, owner) == 0)
@@ -463,6 +480,9 @@ int device_claim(Device *d, const char *owner, sd_bus_error *error) {
         }
         log_dev_info(d->bdf, "claimed by %s", owner);
         device_set_owner(d, owner);
+        /* QEMU needs the domain's dbus-vmstate bus before it starts. */
+        if (domain_bus_ensure(d->manager, owner) < 0)
+                log_dev_warning(d->bdf, "the bus of domain %s could not be started: dbus-vmstate will not work", owner);
         return 0;
 }
 
@@ -497,8 +517,7 @@ static int close_start(DeviceOp *op, sd_bus_error *error) {
         return 0;
 release:
         log_dev_info(d->bdf, "released by %s", op->owner);
-        device_set_incoming(d, NULL);
-        device_set_owner(d, NULL);
+        device_release_claim(d);
         device_op_finish(op, 0, NULL);
         return 0;
 }
@@ -513,8 +532,7 @@ static void close_cleanup_done(DeviceOp *op, int r, const sd_bus_error *e, sd_bu
         device_set_incoming(d, NULL);
         if (op->step == 1) {
                 log_dev_info(d->bdf, "released by %s", op->owner);
-                device_set_incoming(d, NULL);
-                device_set_owner(d, NULL);
+                device_release_claim(d);
         } else {
                 log_dev_info(d->bdf, "closed by %s", op->owner);
         }
@@ -792,6 +810,24 @@ static void open_get_state(DeviceOp *op, int r, const sd_bus_error *e, sd_bus_me
 static void open_finish(DeviceOp *op) {
         Device *d = op->device;
 
+        /* QEMU's dbus-vmstate reaches this device through the domain's bus. */
+        if (d->vmstate_id && !d->vmstate && !op->is_reset) {
+                g_autofree char *address = NULL;
+                int r = domain_bus_ensure(d->manager, d->owner);
+
+                if (r >= 0)
+                        address = domain_bus_address(d->manager, d->owner);
+                if (!address || vmstate_new(d, address, d->vmstate_id, &d->vmstate) < 0) {
+                        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+                        mb_bus_error_setf(&e, -MB_EPLUGINFAILED,
+                                          "%s: cannot serve dbus-vmstate id %s on the bus of domain %s (see the broker's log)",
+                                          d->bdf, d->vmstate_id, d->owner);
+                        device_session_drop(d, "dbus-vmstate helper failed");
+                        device_op_finish(op, -MB_EPLUGINFAILED, &e);
+                        return;
+                }
+        }
+
         log_dev_info(d->bdf, "%s: session open (plugin %s, worker %d, state %s)", op->name,
                      d->session_binding.plugin_name, (int) mb_worker_pid(d->worker), device_state_string(d));
         device_set_pending(d, 0);
@@ -811,16 +847,22 @@ static int open_start(DeviceOp *op, sd_bus_error *error) {
         if (!d->managed)
                 return mb_bus_error_setf(error, -MB_ENOTMANAGED, "%s is not managed by the current policy", d->bdf);
         device_binding_copy(&d->session_binding, &d->binding);
+        if (op->vmstate_id && g_strcmp0(op->vmstate_id, d->vmstate_id) != 0) {
+                g_free(d->vmstate_id);
+                d->vmstate_id = g_strdup(op->vmstate_id);
+        }
         op->target = d->incoming_owner && strcmp(d->incoming_owner, op->owner) == 0 ? MB_STATE_STOP
                                                                                      : MB_STATE_RUNNING;
         open_spawn(op);
         return 0;
 }
 
-int device_open(Device *d, const char *owner, DeviceOpDone done, void *ud, sd_bus_error *error) {
+int device_open(Device *d, const char *owner, const char *vmstate_id, DeviceOpDone done, void *ud,
+                sd_bus_error *error) {
         DeviceOp *op = device_op_new(d, "Open", open_start, done, ud);
 
         op->owner = g_strdup(owner);
+        op->vmstate_id = g_strdup(vmstate_id);
         return device_op_enqueue(op) < 0 ? mb_bus_error_setf(error, -MB_EBUSY, "%s: too many queued calls", d->bdf)
                                          : 0;
 }

@@ -62,6 +62,7 @@ struct DeviceOp {
         bool is_reset;           /* Open steps run for Reset: failure leaves error */
         MbWorker *aux_worker;    /* Preflight's short-lived worker */
         sd_event_source *timer;  /* Reset's backoff */
+        char *vmstate_id;        /* Open's option */
         uint64_t result;         /* a 't' result: bytes, pending */
         sd_bus_error saved_error; /* an error kept while recovering (GetState after a failure) */
         int saved_r;
@@ -79,6 +80,8 @@ struct Device {
 
         char *owner;             /* claim, or NULL */
         char *incoming_owner;    /* Preflight mark, or NULL */
+        char *vmstate_id;        /* dbus-vmstate id given at Open, or NULL */
+        struct Vmstate *vmstate; /* its helper while the session is open */
 
         /* session */
         MbWorker *worker;        /* while open */
@@ -119,6 +122,9 @@ void device_set_state(Device *d, MbState s);
 void device_set_owner(Device *d, const char *owner);
 void device_set_pending(Device *d, uint64_t pending);
 void device_set_incoming(Device *d, const char *owner);
+/* Drops the claim (owner, preflight mark, vmstate id); stops the domain's bus
+ * when no other device is claimed by it. */
+void device_release_claim(Device *d);
 
 const char *device_state_string(const Device *d);
 bool device_has_precopy(const Device *d);
@@ -131,7 +137,8 @@ void device_session_drop(Device *d, const char *why);
 int device_preflight(Device *d, const char *owner, DeviceOpDone done, void *ud, sd_bus_error *error);
 int device_claim(Device *d, const char *owner, sd_bus_error *error);
 int device_release(Device *d, const char *owner, DeviceOpDone done, void *ud, sd_bus_error *error);
-int device_open(Device *d, const char *owner, DeviceOpDone done, void *ud, sd_bus_error *error);
+int device_open(Device *d, const char *owner, const char *vmstate_id, DeviceOpDone done, void *ud,
+                sd_bus_error *error);
 int device_close(Device *d, const char *owner, DeviceOpDone done, void *ud, sd_bus_error *error);
 int device_set_target_state(Device *d, MbState target, DeviceOpDone done, void *ud, sd_bus_error *error);
 int device_reset(Device *d, DeviceOpDone done, void *ud, sd_bus_error *error);

@@ -8,6 +8,8 @@ broker_migbrokerd_SOURCES = \
 	broker/device-dbus.c broker/device-dbus.h \
 	broker/auth.c broker/auth.h \
 	broker/probe.c broker/probe.h \
+	broker/domain-bus.c broker/domain-bus.h \
+	broker/vmstate.c broker/vmstate.h \
 	broker/runtime-state.c broker/runtime-state.h
 broker_migbrokerd_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/worker -I$(top_srcdir)/policy
 broker_migbrokerd_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS) $(GLIB_CFLAGS) $(YAML_CFLAGS)

@@ -182,6 +182,23 @@ void manager_device_persist(Manager *m, Device *d) {
                 log_dev_warning_errno(d->bdf, r, "cannot record the device's claim in %s: %m", m->runtime_dir);
 }
 
+bool manager_domain_has_devices(Manager *m, const char *owner) {
+        GHashTableIter it;
+        gpointer value;
+
+        g_hash_table_iter_init(&it, m->devices);
+        while (g_hash_table_iter_next(&it, NULL, &value)) {
+                Device *d = value;
+                if (d->owner && strcmp(d->owner, owner) == 0)
+                        return true;
+        }
+        return false;
+}
+
+bool manager_follows_libvirt(Manager *m) {
+        return false; /* no libvirt connection yet */
+}
+
 Device *manager_find_device(Manager *m, const char *bdf) {
         char norm[MB_BDF_STRLEN + 1];
 

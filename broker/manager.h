@@ -58,6 +58,11 @@ const char *manager_worker_user(Manager *m);
 
 /* Called by devices when something D-Bus shows changed. */
 void manager_device_changed(Manager *m, Device *d, const char *property, ...) G_GNUC_NULL_TERMINATED;
+/* Whether any device is claimed by owner. */
+bool manager_domain_has_devices(Manager *m, const char *owner);
+/* Whether libvirt's lifecycle events tell us when a domain resumes. */
+bool manager_follows_libvirt(Manager *m);
+
 /* The set of device objects changed: announce the Devices property. */
 void manager_devices_changed(Manager *m);
 /* Called by devices when their claim or session changed: persist it. */

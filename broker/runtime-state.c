@@ -47,6 +47,8 @@ int runtime_state_save(const char *runtime_dir, const Device *d) {
                 g_key_file_set_string(kf, GROUP, "Owner", d->owner);
         if (d->incoming_owner)
                 g_key_file_set_string(kf, GROUP, "IncomingOwner", d->incoming_owner);
+        if (d->vmstate_id)
+                g_key_file_set_string(kf, GROUP, "VmstateId", d->vmstate_id);
         g_key_file_set_boolean(kf, GROUP, "Open", d->open);
         if (d->open && d->session_binding.plugin_name)
                 g_key_file_set_string(kf, GROUP, "Plugin", d->session_binding.plugin_name);
@@ -76,7 +78,7 @@ int runtime_state_restore(Manager *m) {
                 _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
                 g_autofree char *path = g_build_filename(dir, name, NULL);
                 g_autoptr(GKeyFile) kf = g_key_file_new();
-                g_autofree char *owner = NULL, *incoming = NULL;
+                g_autofree char *owner = NULL, *incoming = NULL, *vmstate_id = NULL;
                 Device *d;
                 bool open;
 
@@ -88,6 +90,7 @@ int runtime_state_restore(Manager *m) {
                 }
                 owner = g_key_file_get_string(kf, GROUP, "Owner", NULL);
                 incoming = g_key_file_get_string(kf, GROUP, "IncomingOwner", NULL);
+                vmstate_id = g_key_file_get_string(kf, GROUP, "VmstateId", NULL);
                 open = g_key_file_get_boolean(kf, GROUP, "Open", NULL);
                 d = manager_find_device(m, name);
                 if (!d) {
@@ -103,7 +106,9 @@ int runtime_state_restore(Manager *m) {
                 }
                 if (owner)
                         log_dev_info(d->bdf, "claim of %s restored", owner);
-                if (open && owner && device_open(d, owner, reopen_done, NULL, &e) < 0)
+                g_free(d->vmstate_id);
+                d->vmstate_id = g_steal_pointer(&vmstate_id);
+                if (open && owner && device_open(d, owner, d->vmstate_id, reopen_done, NULL, &e) < 0)
                         log_dev_warning(d->bdf, "cannot re-open the session: %s", e.message);
         }
         return 0;

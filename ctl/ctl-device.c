@@ -228,13 +228,14 @@ static int simple_call(int argc, char *argv[], const char *verb, const char *mem
         static const struct option options[] = {
                 CTL_COMMON_OPTIONS,
                 { "owner", required_argument, NULL, 'o' },
+                { "vmstate-id", required_argument, NULL, 'v' },
                 {}
         };
         _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_free_ char *path = NULL;
         g_autofree char *what = NULL;
-        const char *owner = NULL, *state = NULL;
+        const char *owner = NULL, *state = NULL, *vmstate_id = NULL;
         int expect = args == ARGS_STATE ? 2 : 1;
         CtlOptions o;
         int c, r;
@@ -246,13 +247,21 @@ static int simple_call(int argc, char *argv[], const char *verb, const char *mem
                                args == ARGS_STATE ? " STATE" : "",
                                args == ARGS_OWNER || args == ARGS_OWNER_OPTIONS ? " --owner UUID" : "", description);
                         if (args == ARGS_OWNER || args == ARGS_OWNER_OPTIONS)
-                                printf("  --owner UUID    the domain the device is %s for\n",
-                                       strcmp(verb, "claim") == 0 ? "claimed" : "held");
+                                printf("  --owner UUID    the domain the device is %s\n",
+                                       strcmp(verb, "claim") == 0       ? "claimed for"
+                                       : strcmp(verb, "preflight") == 0 ? "migrating in with"
+                                                                        : "held by");
+                        if (args == ARGS_OWNER_OPTIONS)
+                                printf("  --vmstate-id ID serve the device to the domain's QEMU as dbus-vmstate helper ID\n");
                         printf(CTL_COMMON_HELP);
                         return CTL_EXIT_OK;
                 }
                 if (c == 'o') {
                         owner = optarg;
+                        continue;
+                }
+                if (c == 'v' && args == ARGS_OWNER_OPTIONS) {
+                        vmstate_id = optarg;
                         continue;
                 }
                 r = ctl_options_handle(&o, c, optarg);
@@ -281,7 +290,11 @@ static int simple_call(int argc, char *argv[], const char *verb, const char *mem
                 r = ctl_call_device(bus, &o, path, member, o.timeout_usec, &e, NULL, "s", owner);
                 break;
         case ARGS_OWNER_OPTIONS:
-                r = ctl_call_device(bus, &o, path, member, o.timeout_usec, &e, NULL, "sa{sv}", owner, 0);
+                if (vmstate_id)
+                        r = ctl_call_device(bus, &o, path, member, o.timeout_usec, &e, NULL, "sa{sv}", owner, 1,
+                                            "vmstate-id", "s", vmstate_id);
+                else
+                        r = ctl_call_device(bus, &o, path, member, o.timeout_usec, &e, NULL, "sa{sv}", owner, 0);
                 break;
         case ARGS_STATE:
                 r = ctl_call_device(bus, &o, path, member, o.timeout_usec, &e, NULL, "s", state);

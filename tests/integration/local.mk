@@ -20,3 +20,7 @@ tests_integration_probe_plugin_la_SOURCES = tests/integration/probe-plugin.c
 tests_integration_probe_plugin_la_LDFLAGS = $(TEST_PLUGIN_LINK_FLAGS)
 TESTS += tests/integration/broker-probe.sh
 EXTRA_DIST += tests/integration/broker-probe.sh
+
+# dbus-vmstate with real QEMU (skipped without qemu-system-x86).
+TESTS += tests/integration/vmstate-qemu.sh
+EXTRA_DIST += tests/integration/vmstate-qemu.sh tests/integration/qmp.py
