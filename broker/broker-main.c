@@ -33,6 +33,8 @@ static void help(void) {
                "  --runtime-dir DIR     override settings.runtime-dir (env MIGBROKER_RUNTIME_DIR)\n"
                "  --worker PATH         the migbroker-worker binary (env MIGBROKER_WORKER)\n"
                "  --worker-user USER    override settings.worker-user (used when run as root)\n"
+               "  --libvirt-uri URI     override settings.libvirt-uri; \"\" disables following libvirt\n"
+               "                        (env MIGBROKER_LIBVIRT_URI)\n"
                "  --log-level LEVEL     err, warning, notice, info (default) or debug\n"
                "  -h --help             show this help\n"
                "     --version          show the version\n\n"
@@ -73,7 +75,7 @@ static void shutdown_sessions(Manager *m) {
 
 int main(int argc, char *argv[]) {
         enum { ARG_BUS = 0x100, ARG_POLICY, ARG_SYSFS, ARG_PLUGIN_DIR, ARG_RUNTIME_DIR, ARG_WORKER, ARG_WORKER_USER,
-               ARG_LOG_LEVEL, ARG_VERSION };
+               ARG_LOG_LEVEL, ARG_VERSION, ARG_LIBVIRT_URI };
         static const struct option options[] = {
                 { "bus", required_argument, NULL, ARG_BUS },
                 { "policy", required_argument, NULL, ARG_POLICY },
@@ -82,6 +84,7 @@ int main(int argc, char *argv[]) {
                 { "runtime-dir", required_argument, NULL, ARG_RUNTIME_DIR },
                 { "worker", required_argument, NULL, ARG_WORKER },
                 { "worker-user", required_argument, NULL, ARG_WORKER_USER },
+                { "libvirt-uri", required_argument, NULL, ARG_LIBVIRT_URI },
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
@@ -104,6 +107,7 @@ int main(int argc, char *argv[]) {
                 case ARG_RUNTIME_DIR: cfg.runtime_dir = optarg; break;
                 case ARG_WORKER: cfg.worker_path = optarg; break;
                 case ARG_WORKER_USER: cfg.worker_user = optarg; break;
+                case ARG_LIBVIRT_URI: cfg.libvirt_uri = optarg; break;
                 case ARG_LOG_LEVEL: level = optarg; break;
                 case 'h': help(); return 0;
                 case ARG_VERSION: printf("migbrokerd %s\n", PACKAGE_VERSION); return 0;
@@ -126,6 +130,8 @@ int main(int argc, char *argv[]) {
         cfg.sysfs_root = (char *) env_or(cfg.sysfs_root, "MIGBROKER_SYSFS_ROOT");
         cfg.plugin_dir = (char *) env_or(cfg.plugin_dir, "MIGBROKER_PLUGIN_DIR");
         cfg.runtime_dir = (char *) env_or(cfg.runtime_dir, "MIGBROKER_RUNTIME_DIR");
+        if (!cfg.libvirt_uri && getenv("MIGBROKER_LIBVIRT_URI"))
+                cfg.libvirt_uri = getenv("MIGBROKER_LIBVIRT_URI");
 
         /* sd-event handles these; SIGCHLD for the workers. */
         sigemptyset(&ss);
@@ -158,6 +164,8 @@ int main(int argc, char *argv[]) {
         r = runtime_state_restore(m);
         if (r < 0)
                 log_warning_errno(r, "cannot restore recorded claims: %m");
+
+        manager_follow_libvirt(m);
 
         (void) sd_event_add_signal(m->event, NULL, SIGTERM, NULL, NULL);
         (void) sd_event_add_signal(m->event, NULL, SIGINT, NULL, NULL);

@@ -10,8 +10,9 @@ broker_migbrokerd_SOURCES = \
 	broker/probe.c broker/probe.h \
 	broker/domain-bus.c broker/domain-bus.h \
 	broker/vmstate.c broker/vmstate.h \
+	broker/libvirt-events.c broker/libvirt-events.h \
 	broker/runtime-state.c broker/runtime-state.h
 broker_migbrokerd_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/worker -I$(top_srcdir)/policy
-broker_migbrokerd_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS) $(GLIB_CFLAGS) $(YAML_CFLAGS)
+broker_migbrokerd_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS) $(GLIB_CFLAGS) $(YAML_CFLAGS) $(LIBVIRT_CFLAGS)
 broker_migbrokerd_LDADD = policy/libmbpolicy.la worker/libmbworkerclient.la common/libmbcore.la \
-	$(SYSTEMD_LIBS) $(GLIB_LIBS) $(YAML_LIBS)
+	$(SYSTEMD_LIBS) $(GLIB_LIBS) $(YAML_LIBS) $(LIBVIRT_LIBS)

@@ -26,6 +26,7 @@ static void manager_config_clear(ManagerConfig *c) {
         g_free(c->runtime_dir);
         g_free(c->worker_path);
         g_free(c->worker_user);
+        g_free(c->libvirt_uri);
 }
 
 Manager *manager_free(Manager *m) {
@@ -53,6 +54,7 @@ Manager *manager_free(Manager *m) {
         m->enum_slot = sd_bus_slot_unref(m->enum_slot);
         m->om_slot = sd_bus_slot_unref(m->om_slot);
         m->prober = prober_free(m->prober);
+        m->libvirt = libvirt_events_free(m->libvirt);
         auth_free(m->auth);
         if (m->bus)
                 sd_bus_flush_close_unref(m->bus);
@@ -82,6 +84,7 @@ int manager_new(const ManagerConfig *cfg, Manager **ret) {
                 .runtime_dir = g_strdup(cfg->runtime_dir),
                 .worker_path = g_strdup(cfg->worker_path),
                 .worker_user = g_strdup(cfg->worker_user),
+                .libvirt_uri = g_strdup(cfg->libvirt_uri),
         };
         m->devices = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, device_free_value);
         m->policy_files = g_ptr_array_new_with_free_func(g_free);
@@ -196,7 +199,14 @@ bool manager_domain_has_devices(Manager *m, const char *owner) {
 }
 
 bool manager_follows_libvirt(Manager *m) {
-        return false; /* no libvirt connection yet */
+        return libvirt_events_connected(m->libvirt);
+}
+
+void manager_follow_libvirt(Manager *m) {
+        const char *uri = m->config.libvirt_uri ?: m->policy->settings.libvirt_uri;
+
+        m->libvirt = libvirt_events_free(m->libvirt);
+        m->libvirt = libvirt_events_new(m, uri);
 }
 
 Device *manager_find_device(Manager *m, const char *bdf) {

@@ -14,6 +14,7 @@
 #include "auth.h"
 #include "device.h"
 #include "policy.h"
+#include "libvirt-events.h"
 #include "probe.h"
 
 typedef struct ManagerConfig {
@@ -24,6 +25,7 @@ typedef struct ManagerConfig {
         char *runtime_dir;        /* NULL: the policy's */
         char *worker_path;        /* NULL: PKGLIBEXECDIR/migbroker-worker */
         char *worker_user;        /* NULL: the policy's (only used as root) */
+        char *libvirt_uri;        /* NULL: the policy's; "" disables */
 } ManagerConfig;
 
 struct Manager {
@@ -35,6 +37,7 @@ struct Manager {
         GHashTable *devices;      /* bdf -> Device* */
         Auth *auth;
         Prober *prober;           /* the running (or last) probe pass */
+        LibvirtEvents *libvirt;   /* domain lifecycle events, when connected */
         char *runtime_dir;        /* effective */
         bool shutting_down;
         sd_bus_slot *manager_slot, *device_slot, *enum_slot, *om_slot;
@@ -62,6 +65,8 @@ void manager_device_changed(Manager *m, Device *d, const char *property, ...) G_
 bool manager_domain_has_devices(Manager *m, const char *owner);
 /* Whether libvirt's lifecycle events tell us when a domain resumes. */
 bool manager_follows_libvirt(Manager *m);
+/* (Re)connects to libvirt for lifecycle events (settings.libvirt-uri). */
+void manager_follow_libvirt(Manager *m);
 
 /* The set of device objects changed: announce the Devices property. */
 void manager_devices_changed(Manager *m);

@@ -24,3 +24,5 @@ EXTRA_DIST += tests/integration/broker-probe.sh
 # dbus-vmstate with real QEMU (skipped without qemu-system-x86).
 TESTS += tests/integration/vmstate-qemu.sh
 EXTRA_DIST += tests/integration/vmstate-qemu.sh tests/integration/qmp.py
+TESTS += tests/integration/broker-libvirt.sh
+EXTRA_DIST += tests/integration/broker-libvirt.sh
