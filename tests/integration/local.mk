@@ -4,3 +4,4 @@ tests_integration_mb_worker_driver_SOURCES = tests/integration/mb-worker-driver.
 tests_integration_mb_worker_driver_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/worker
 tests_integration_mb_worker_driver_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS)
 tests_integration_mb_worker_driver_LDADD = worker/libmbworkerclient.la common/libmbcore.la $(SYSTEMD_LIBS)
+include tests/integration/broker.mk
