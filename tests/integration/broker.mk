@@ -2,7 +2,17 @@
 ## its workers and migbrokerctl on private dbus-daemons. Included from
 ## tests/integration/local.mk.
 BROKER_INTEGRATION_TESTS = \
-	tests/integration/broker-basic.sh
+	tests/integration/broker-basic.sh \
+	tests/integration/broker-introspect.sh
 TESTS += $(BROKER_INTEGRATION_TESTS)
 EXTRA_DIST += $(BROKER_INTEGRATION_TESTS) \
-	tests/integration/broker-lib.sh
+	tests/integration/broker-lib.sh \
+	tests/integration/mb-introspect-compare.py
+
+# The D-Bus introspection XML of the broker's interfaces (for bindings and
+# documentation tools); broker-introspect.sh checks it against migbrokerd.
+dbusinterfacesdir = $(datadir)/dbus-1/interfaces
+dbusinterfaces_DATA = \
+	data/org.migbroker1.Manager.xml \
+	data/org.migbroker1.Device.xml
+EXTRA_DIST += $(dbusinterfaces_DATA)
