@@ -5,7 +5,8 @@
 # Every check fails the test with a message naming what was expected and what
 # came; the last migbrokerctl output is in $MB_TMP/last.out.
 
-MB_PYTHON=${PYTHON:-python3}
+# The interpreter itself, not a wrapper (a pyenv shim costs 0.1 s a call).
+MB_PYTHON=$("${PYTHON:-python3}" -c 'import sys; print(sys.executable)' 2>/dev/null) || MB_PYTHON=python3
 MB_MONITOR_PIDS=""
 
 # Two domain UUIDs, and a third for "someone else".
@@ -42,7 +43,7 @@ EOP
 # mb_json KEY: the value of KEY in the JSON object on stdin (strings bare,
 # booleans true/false, lists joined by ',', absent keys empty).
 mb_json() {
-        "$MB_PYTHON" -c '
+        "$MB_PYTHON" -I -S -c '
 import json, sys
 d = json.load(sys.stdin)
 v = d.get(sys.argv[1]) if isinstance(d, dict) else None
@@ -83,8 +84,14 @@ mb_expect() {
         fi
 }
 
-# mb_last_message: the message of the last failed mb_call.
-mb_last_message() { mb_json message <"$MB_TMP/last.out"; }
+# mb_last_message: the message of the last failed mb_call (or what it printed).
+mb_last_message() {
+        if grep -q '"message"' "$MB_TMP/last.out"; then
+                mb_json message <"$MB_TMP/last.out"
+        else
+                cat "$MB_TMP/last.out" "$MB_TMP/last.err"
+        fi
+}
 
 # mb_prop NAME BDF PROPERTY: a device property, from 'migbrokerctl show --json'.
 mb_prop() {
@@ -235,3 +242,14 @@ mb_monitor_wait() {
 
 # mb_sha FILE: SHA-256 of a file.
 mb_sha() { sha256sum "$1" | cut -d' ' -f1; }
+
+MB_TESTING_NOPRECOPY_SO="$MB_BUILDDIR/plugins/testing/.libs/testing-noprecopy.so"
+
+# mb_log_mark NAME: remembers where broker NAME's log ends; mb_traced_calls
+# NAME BDF OP prints the OP calls testing.so (with 'trace') traced since, as
+# "ARGS=RESULT" words, e.g. "3=0 2=0" for set_state(3) = 0, set_state(2) = 0.
+mb_log_mark() { MB_LOG_MARK=$(wc -l <"$MB_TMP/broker-$1.log"); }
+mb_traced_calls() {
+        tail -n "+$((MB_LOG_MARK + 1))" "$MB_TMP/broker-$1.log" |
+                sed -n "s/^testing: $2: $3(\([^)]*\)) = \(-\{0,1\}[0-9a-zA-Z]*\).*/\1=\2/p" | tr '\n' ' ' | sed 's/ $//'
+}

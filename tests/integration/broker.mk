@@ -3,7 +3,8 @@
 ## tests/integration/local.mk.
 BROKER_INTEGRATION_TESTS = \
 	tests/integration/broker-basic.sh \
-	tests/integration/broker-introspect.sh
+	tests/integration/broker-introspect.sh \
+	tests/integration/broker-fsm.sh
 TESTS += $(BROKER_INTEGRATION_TESTS)
 EXTRA_DIST += $(BROKER_INTEGRATION_TESTS) \
 	tests/integration/broker-lib.sh \
