@@ -651,6 +651,14 @@ bool mb_stream_reader_ended(const MbStreamReader *r) {
         return r && r->state == STATE_ENDED && !r->failed;
 }
 
+bool mb_stream_reader_complete(const MbStreamReader *r) {
+        if (!r || r->failed)
+                return false;
+        if (r->format == MB_STREAM_FORMAT_RAW)
+                return r->state == STATE_RAW_ROUND && r->unit_have == 0;
+        return mb_stream_reader_ended(r);
+}
+
 uint64_t mb_stream_reader_bytes(const MbStreamReader *r) {
         return r ? r->bytes : 0;
 }

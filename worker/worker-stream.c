@@ -306,7 +306,8 @@ int mb_worker_load(const MbWorkerStreamCtx *ctx, MbLoadSession *s, int fd, MbStr
 
         ret->bytes = mb_stream_reader_bytes(s->reader) - bytes0;
         ret->records = mb_stream_reader_records(s->reader) - records0;
-        ret->ended = mb_stream_reader_ended(s->reader);
+        /* Framed: the end record came; raw: EOF fell between rounds. */
+        ret->ended = mb_stream_reader_complete(s->reader);
         progress_emit(&prog, true);
         return 0;
 }
