@@ -570,12 +570,32 @@ static void v1_after_call(DeviceOp *op, int r, const sd_bus_error *e, sd_bus_mes
         OP_CALL(op, v1_after_failure_getstate, false, "GetState", NULL);
 }
 
+/* Reset: a plugin in the v1 error state leaves it by set_state(RUNNING), the
+ * reset of v1 (QEMU's v1 code reset a device in error the same way). */
+static bool reset_v1_error(DeviceOp *op, uint32_t v1) {
+        Device *d = op->device;
+
+        if (!op->is_reset || op->step != 10 || op->v1_reset_tried || mb_state_from_v1(v1) != MB_STATE_ERROR)
+                return false;
+        log_dev_info(d->bdf, "reset: the plugin reports the error state (%u): set_state(%u) resets it", v1,
+                     VFIO_DEVICE_STATE_RUNNING);
+        op->v1_reset_tried = true;
+        sd_bus_error_free(&op->saved_error);
+        op->calls[0] = VFIO_DEVICE_STATE_RUNNING;
+        op->n_calls = 1;
+        op->call_idx = 0;
+        v1_step(op);
+        return true;
+}
+
 static void v1_after_failure_getstate(DeviceOp *op, int r, const sd_bus_error *e, sd_bus_message *reply) {
         Device *d = op->device;
         uint32_t v1 = MIGBROKER_V1_STATE_ERROR;
 
         if (r >= 0 && sd_bus_message_read(reply, "u", &v1) < 0)
                 v1 = MIGBROKER_V1_STATE_ERROR;
+        if (r >= 0 && reset_v1_error(op, v1))
+                return;
         note_worker_failure(d, r);
         device_set_state(d, r < 0 ? MB_STATE_ERROR : mb_state_from_v1(v1));
         log_dev_warning(d->bdf, "%s failed: %s; the plugin reports state %u (%s)", op->name,
@@ -754,6 +774,9 @@ static void open_get_state(DeviceOp *op, int r, const sd_bus_error *e, sd_bus_me
         }
         s = mb_state_from_v1(v1);
         if (s == MB_STATE_ERROR) {
+                op->step = 10;
+                if (reset_v1_error(op, v1))
+                        return;
                 open_fail(op, -MB_EPLUGINFAILED, NULL, "the plugin reports the error state after init");
                 return;
         }
