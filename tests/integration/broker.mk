@@ -4,11 +4,13 @@
 BROKER_INTEGRATION_TESTS = \
 	tests/integration/broker-basic.sh \
 	tests/integration/broker-introspect.sh \
-	tests/integration/broker-fsm.sh
+	tests/integration/broker-fsm.sh \
+	tests/integration/broker-stream.sh
 TESTS += $(BROKER_INTEGRATION_TESTS)
 EXTRA_DIST += $(BROKER_INTEGRATION_TESTS) \
 	tests/integration/broker-lib.sh \
-	tests/integration/mb-introspect-compare.py
+	tests/integration/mb-introspect-compare.py \
+	tests/integration/mb-stream-tool.py
 
 # The D-Bus introspection XML of the broker's interfaces (for bindings and
 # documentation tools); broker-introspect.sh checks it against migbrokerd.
