@@ -333,11 +333,12 @@ static void on_worker_exit(MbWorker *w, const char *reason, void *userdata) {
                 device_set_state(d, MB_STATE_ERROR);
 }
 
-/* The call failed: if the worker is gone (crash, timeout), the device is in error. */
+/* The call failed: if the worker is gone (crash, timeout), the device is in error.
+ * A timed-out worker was killed but may not be reaped yet: it is gone all the
+ * same (the last reference leaves it to the reaper). */
 static void note_worker_failure(Device *d, int r) {
         if (r == -MB_EPLUGINCRASHED || r == -MB_ETIMEOUT || (d->worker && !mb_worker_alive(d->worker))) {
-                if (d->worker && !mb_worker_alive(d->worker))
-                        d->worker = mb_worker_unref(d->worker);
+                d->worker = mb_worker_unref(d->worker);
                 if (d->open)
                         device_set_state(d, MB_STATE_ERROR);
         }
