@@ -5,7 +5,8 @@ BROKER_INTEGRATION_TESTS = \
 	tests/integration/broker-basic.sh \
 	tests/integration/broker-introspect.sh \
 	tests/integration/broker-fsm.sh \
-	tests/integration/broker-stream.sh
+	tests/integration/broker-stream.sh \
+	tests/integration/broker-faults.sh
 TESTS += $(BROKER_INTEGRATION_TESTS)
 EXTRA_DIST += $(BROKER_INTEGRATION_TESTS) \
 	tests/integration/broker-lib.sh \
