@@ -76,10 +76,10 @@ mb_expect A NotManaged show $D7
 mb_expect A InvalidArgs show 0000:3b:00
 mb_expect A InvalidArgs show 0000:3b:00.8
 mb_expect A InvalidArgs show not-a-bdf
-mb_expect_raw A org.migbroker1.Error.NoSuchDevice /org/migbroker1 org.migbroker1.Manager.GetDevice $ABSENT
-mb_expect_raw A org.migbroker1.Error.NotManaged /org/migbroker1 org.migbroker1.Manager.GetDevice $D7
-mb_expect_raw A org.freedesktop.DBus.Error.InvalidArgs /org/migbroker1 org.migbroker1.Manager.GetDevice 0000:3b:00
-mb_expect_raw A org.freedesktop.DBus.Error.InvalidArgs /org/migbroker1 org.migbroker1.Manager.GetDevice ""
+mb_expect_raw A org.migbroker1.Error.NoSuchDevice /org/migbroker1 org.migbroker1.Manager GetDevice s:$ABSENT
+mb_expect_raw A org.migbroker1.Error.NotManaged /org/migbroker1 org.migbroker1.Manager GetDevice s:$D7
+mb_expect_raw A org.freedesktop.DBus.Error.InvalidArgs /org/migbroker1 org.migbroker1.Manager GetDevice s:0000:3b:00
+mb_expect_raw A org.freedesktop.DBus.Error.InvalidArgs /org/migbroker1 org.migbroker1.Manager GetDevice s:
 mb_log "GetDevice errors ok"
 
 # --- ObjectManager, Devices -------------------------------------------------------
@@ -106,7 +106,7 @@ mb_log "ObjectManager and Devices ok"
 mb_expect A InvalidArgs claim $D1 --owner not-a-uuid
 mb_expect A InvalidArgs claim $D1 --owner 6f1c9a52-1d1e-4c5b-9b0e-3f6a2d7c8e4
 mb_expect A InvalidArgs claim $D1 --owner 6f1c9a52x1d1e-4c5b-9b0e-3f6a2d7c8e41
-mb_expect_raw A org.freedesktop.DBus.Error.InvalidArgs "$P1" org.migbroker1.Device.Claim not-a-uuid
+mb_expect_raw A org.freedesktop.DBus.Error.InvalidArgs "$P1" org.migbroker1.Device Claim s:not-a-uuid
 mb_expect A InvalidArgs set-state $D1 sideways
 mb_expect_prop A $D1 Owner ""
 
@@ -114,7 +114,7 @@ mb_expect_prop A $D1 Owner ""
 mb_expect A ok claim $D1 --owner $U1
 mb_expect_prop A $D1 Owner $U1
 mb_expect A Busy claim $D1 --owner $U2
-mb_expect_raw A org.migbroker1.Error.Busy "$P1" org.migbroker1.Device.Claim $U2
+mb_expect_raw A org.migbroker1.Error.Busy "$P1" org.migbroker1.Device Claim s:$U2
 mb_expect_prop A $D1 Owner $U1
 mb_expect A ok claim $D1 --owner $U1
 UPPER=$(echo $U1 | tr a-f A-F)
@@ -125,7 +125,7 @@ mb_expect A NotClaimed open $D1 --owner $U2
 mb_expect A NotClaimed close $D1 --owner $U2
 mb_expect A NotClaimed open $D2 --owner $U1
 mb_expect A NotClaimed release $D2 --owner $U1
-mb_expect_raw A org.migbroker1.Error.NotClaimed "$P2" org.migbroker1.Device.Release $U1
+mb_expect_raw A org.migbroker1.Error.NotClaimed "$P2" org.migbroker1.Device Release s:$U1
 mb_expect_prop A $D1 Owner $U1
 mb_expect_prop A $D2 Owner ""
 mb_log "claims ok"
@@ -134,10 +134,11 @@ mb_log "claims ok"
 mb_expect A NotOpen set-state $D1 stop
 mb_expect A NotOpen reset $D1
 mb_expect_eq "workers before Open" "$(mb_count_workers $BROKER)" 0
-mb_expect_raw A org.freedesktop.DBus.Error.InvalidArgs "$P1" org.migbroker1.Device.Open $U1 "{'bogus': <'x'>}"
+mb_expect_raw A org.freedesktop.DBus.Error.InvalidArgs "$P1" org.migbroker1.Device Open s:$U1 a{sv}:bogus=s:x
+grep -qx "unknown option 'bogus'" "$MB_TMP/raw.out" || mb_fail "Open with an unknown option: $(cat "$MB_TMP/raw.out")"
 mb_expect_prop A $D1 IsOpen false
 mb_expect_eq "workers after a refused Open" "$(mb_count_workers $BROKER)" 0
-mb_expect_raw A org.freedesktop.DBus.Error.InvalidArgs "$P1" org.migbroker1.Device.Open not-a-uuid "@a{sv} {}"
+mb_expect_raw A org.freedesktop.DBus.Error.InvalidArgs "$P1" org.migbroker1.Device Open s:not-a-uuid a{sv}:
 mb_expect A ok open $D1 --owner $U1
 mb_expect_prop A $D1 IsOpen true
 mb_expect_prop A $D1 State running

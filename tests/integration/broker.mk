@@ -8,6 +8,13 @@ BROKER_INTEGRATION_TESTS = \
 	tests/integration/broker-stream.sh \
 	tests/integration/broker-faults.sh
 TESTS += $(BROKER_INTEGRATION_TESTS)
+
+# Raw D-Bus calls with file descriptors and full error names (busctl passes
+# no fds and prints no error names).
+noinst_PROGRAMS += tests/integration/mb-bus-call
+tests_integration_mb_bus_call_SOURCES = tests/integration/mb-bus-call.c
+tests_integration_mb_bus_call_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS)
+tests_integration_mb_bus_call_LDADD = $(SYSTEMD_LIBS)
 EXTRA_DIST += $(BROKER_INTEGRATION_TESTS) \
 	tests/integration/broker-lib.sh \
 	tests/integration/mb-introspect-compare.py \
