@@ -6,7 +6,8 @@ BROKER_INTEGRATION_TESTS = \
 	tests/integration/broker-introspect.sh \
 	tests/integration/broker-fsm.sh \
 	tests/integration/broker-stream.sh \
-	tests/integration/broker-faults.sh
+	tests/integration/broker-faults.sh \
+	tests/integration/broker-auth.sh
 TESTS += $(BROKER_INTEGRATION_TESTS)
 
 # Raw D-Bus calls with file descriptors and full error names (busctl passes
