@@ -229,6 +229,8 @@ void device_op_finish(DeviceOp *op, int r, const sd_bus_error *error) {
                 op->done(op, r, error, op->userdata);
         op_free(op);
         queue_kick(d);
+        if (g_queue_is_empty(&d->ops))
+                manager_device_idle(d->manager, d);
         device_unref(d);
 }
 

@@ -59,3 +59,6 @@ const char *manager_worker_user(Manager *m);
 void manager_device_changed(Manager *m, Device *d, const char *property, ...) G_GNUC_NULL_TERMINATED;
 /* Called by devices when their claim or session changed: persist it. */
 void manager_device_persist(Manager *m, Device *d);
+/* Called by devices when their last queued operation ended: a device the
+ * policy no longer binds goes away once it is neither claimed nor open. */
+void manager_device_idle(Manager *m, Device *d);
