@@ -9,7 +9,8 @@ BROKER_INTEGRATION_TESTS = \
 	tests/integration/broker-faults.sh \
 	tests/integration/broker-auth.sh \
 	tests/integration/broker-reload.sh \
-	tests/integration/broker-restart.sh
+	tests/integration/broker-restart.sh \
+	tests/integration/demo-migration.sh
 TESTS += $(BROKER_INTEGRATION_TESTS)
 
 # Raw D-Bus calls with file descriptors and full error names (busctl passes
