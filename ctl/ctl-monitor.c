@@ -100,6 +100,13 @@ static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error
                         int v;
                         if (sd_bus_message_read(m, "v", "b", &v) >= 0)
                                 event_out(mon, bdf, name, v ? "true" : "false");
+                } else if (strcmp(contents, "as") == 0) {
+                        g_auto(GStrv) l = NULL;
+                        if (sd_bus_message_enter_container(m, 'v', "as") >= 0 && sd_bus_message_read_strv(m, &l) >= 0 &&
+                            sd_bus_message_exit_container(m) >= 0) {
+                                g_autofree char *j = l ? g_strjoinv(",", l) : g_strdup("");
+                                event_out(mon, bdf, name, j);
+                        }
                 } else {
                         (void) sd_bus_message_skip(m, "v");
                 }
@@ -151,7 +158,8 @@ int ctl_monitor_main(int argc, char *argv[]) {
                 case CTL_ARG_HELP:
                         printf("Usage: migbrokerctl monitor [OPTIONS]\n\n"
                                "Print device changes (State, Owner, PendingBytes, IsOpen, ...) and devices\n"
-                               "added or removed, as the broker announces them. Ctrl-C stops.\n\n"
+                               "added or removed, as the broker announces them; lists (Capabilities) are\n"
+                               "joined by commas. Ctrl-C stops.\n\n"
                                "  --count N       exit after N events\n" CTL_COMMON_HELP);
                         return CTL_EXIT_OK;
                 default:
