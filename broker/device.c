@@ -141,7 +141,11 @@ static void set_open(Device *d, bool open) {
         if (d->open == open)
                 return;
         d->open = open;
-        manager_device_changed(d->manager, d, "IsOpen", NULL);
+        /* Capabilities shows the session's: it appears with the session. */
+        if (open && d->capabilities != 0)
+                manager_device_changed(d->manager, d, "IsOpen", "Capabilities", NULL);
+        else
+                manager_device_changed(d->manager, d, "IsOpen", NULL);
         manager_device_persist(d->manager, d);
 }
 
@@ -308,6 +312,9 @@ static void session_reset_flags(Device *d) {
 }
 
 void device_session_drop(Device *d, const char *why) {
+        /* D-Bus shows the session's binding while open, the policy's after. */
+        bool binding_shown_changes = d->open && !device_binding_equal(&d->session_binding, &d->binding);
+
         if (d->worker) {
                 if (why)
                         log_dev_info(d->bdf, "stopping the worker: %s", why);
@@ -316,9 +323,14 @@ void device_session_drop(Device *d, const char *why) {
         session_reset_flags(d);
         device_binding_clear(&d->session_binding);
         g_clear_pointer(&d->stream_name, g_free);
-        d->capabilities = 0;
+        if (d->capabilities != 0) {
+                d->capabilities = 0;
+                manager_device_changed(d->manager, d, "Capabilities", NULL);
+        }
         device_set_pending(d, 0);
         set_open(d, false);
+        if (binding_shown_changes)
+                manager_device_changed(d->manager, d, "Plugin", "PluginArg", "Rule", NULL);
         device_set_state(d, MB_STATE_RUNNING);
 }
 
@@ -750,10 +762,13 @@ static void open_hello(DeviceOp *op, int r, const sd_bus_error *e, sd_bus_messag
                 open_fail(op, r < 0 ? r : -EBADMSG, e, "the plugin cannot be loaded");
                 return;
         }
+        if (d->open && caps != d->capabilities) { /* Reset: the plugin file may have changed */
+                d->capabilities = caps;
+                manager_device_changed(d->manager, d, "Capabilities", NULL);
+        }
         d->capabilities = caps;
         g_free(d->stream_name);
         d->stream_name = g_strdup(name);
-        manager_device_changed(d->manager, d, "Capabilities", NULL);
         log_dev_debug(d->bdf, "plugin %s %s loaded in worker %d", name, version, (int) mb_worker_pid(d->worker));
         OP_CALL(op, open_init, false, "Init", "ss", d->bdf, d->session_binding.arg ?: "");
 }
