@@ -3,7 +3,8 @@
 # list/show, GetDevice's errors, Claim/Busy/no-op/NotClaimed, Open/Close/
 # Release (Release closes an open device), Preflight then Open starts in stop,
 # argument checks (owner not a UUID, unknown Open option), ObjectManager,
-# the Devices property, and the PropertiesChanged of State/Owner/PendingBytes.
+# the Devices property, and the PropertiesChanged of State/Owner/PendingBytes
+# (and IsOpen/Capabilities) in the order things happen.
 . "$MB_SRCDIR/tests/integration/lib.sh"
 . "$MB_SRCDIR/tests/integration/broker-lib.sh"
 
@@ -191,14 +192,14 @@ mb_expect_prop A $D2 State running
 mb_expect A ok release $D2 --owner $U2
 mb_log "preflight ok"
 
-# --- PropertiesChanged of Owner, State, PendingBytes --------------------------------------
-mb_monitor_start A 9 "$MB_TMP/monitor.json"
+# --- PropertiesChanged of Owner, State, PendingBytes, IsOpen, Capabilities --------------------------------------
+mb_monitor_start A 11 "$MB_TMP/monitor.json"
 mb_expect A ok claim $D1 --owner $U1
 mb_expect A ok open $D1 --owner $U1
 mb_expect A ok set-state $D1 pre-copy
 mb_expect A ok set-state $D1 running
 mb_expect A ok release $D1 --owner $U1
-mb_monitor_wait 10 || mb_fail "the monitor did not see 9 events: $(cat "$MB_TMP/monitor.json")"
+mb_monitor_wait 10 || mb_fail "the monitor did not see 11 events: $(cat "$MB_TMP/monitor.json")"
 "$MB_PYTHON" - "$MB_TMP/monitor.json" "$D1" "$U1" <<'EOF' || mb_fail "wrong PropertiesChanged sequence"
 import json, sys
 bdf, owner = sys.argv[2], sys.argv[3]
@@ -210,10 +211,11 @@ for line in open(sys.argv[1]):
     got.append(tuple(e.items())[0])
 # PendingBytes after entering pre-copy: what update_pending reported (1 MiB of
 # state plus the testing stream's framing), then 0 when the session ends.
+# Capabilities (the session's) come and go with the session.
 pending = [v for k, v in got if k == "PendingBytes"]
-want = [("Owner", owner), ("IsOpen", "true"), ("State", "running"), ("State", "pre-copy"),
-        ("PendingBytes", pending[0] if pending else "?"), ("State", "running"), ("PendingBytes", "0"),
-        ("IsOpen", "false"), ("Owner", "")]
+want = [("Owner", owner), ("IsOpen", "true"), ("Capabilities", "pre-copy"), ("State", "running"),
+        ("State", "pre-copy"), ("PendingBytes", pending[0] if pending else "?"), ("State", "running"),
+        ("PendingBytes", "0"), ("Capabilities", ""), ("IsOpen", "false"), ("Owner", "")]
 if got != want or int(pending[0]) < 1048576:
     print("got ", got, "\nwant", want, file=sys.stderr)
     sys.exit(1)

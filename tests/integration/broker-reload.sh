@@ -9,7 +9,7 @@
 #   - Rescan picks up a function added to sysfs that a vendor/device rule
 #     matches;
 #   - an open session keeps its plugin argument across a reload that changes
-#     it, until Close.
+#     it, until Close (PluginArg signalled then).
 . "$MB_SRCDIR/tests/integration/lib.sh"
 . "$MB_SRCDIR/tests/integration/broker-lib.sh"
 
@@ -159,6 +159,16 @@ got = [(e["bdf"], e["Device"]) for e in map(json.loads, open(sys.argv[1])) if "D
 want = [(d3, "added"), (d3, "removed"), (d2, "removed"), (d2, "added"), (v1, "added")]
 if got != want:
     print("got ", got, "\nwant", want, file=sys.stderr)
+    sys.exit(1)
+# D1's PluginArg as signalled: the session's (seed=1) while open, the new
+# policy's (seed=100) from the Close on.
+d1 = [(k, v) for e in map(json.loads, open(sys.argv[1])) if e["bdf"] == d1 for k, v in e.items()
+      if k in ("PluginArg", "IsOpen")]
+closed = d1.index(("IsOpen", "false"))
+args = [v for k, v in d1 if k == "PluginArg"]
+if "seed=100" not in args or [v for k, v in d1[:closed] if k == "PluginArg" and v != "seed=1"] or \
+        d1[closed + 1:][:1] != [("PluginArg", "seed=100")]:
+    print("PluginArg and IsOpen signals of the session:", d1, file=sys.stderr)
     sys.exit(1)
 EOF
 mb_log "PASS"
