@@ -20,6 +20,7 @@ tests_integration_mb_bus_call_SOURCES = tests/integration/mb-bus-call.c
 tests_integration_mb_bus_call_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS)
 tests_integration_mb_bus_call_LDADD = $(SYSTEMD_LIBS)
 EXTRA_DIST += $(BROKER_INTEGRATION_TESTS) \
+	tests/demo/demo.sh \
 	tests/integration/broker-lib.sh \
 	tests/integration/mb-introspect-compare.py \
 	tests/integration/mb-stream-tool.py
