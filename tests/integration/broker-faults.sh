@@ -10,7 +10,8 @@
 #   - S's save completes and its bytes equal an undisturbed save of the same
 #     content;
 #   - no worker of C or H is left, Reset brings both back to running, and
-#     the broker has no zombie children.
+#     the broker has no zombie children;
+#   - a worker killed while idle (SIGSEGV) puts its device in error too.
 . "$MB_SRCDIR/tests/integration/lib.sh"
 . "$MB_SRCDIR/tests/integration/broker-lib.sh"
 
@@ -125,9 +126,22 @@ mb_expect_eq "workers of $G after the timeout" "$(worker_of $G)" ""
 mb_expect A ok reset $G
 mb_expect_prop A $G State running
 
-# --- announcements, recovery, no leftovers ----------------------------------------------------
+# --- Reset after the crash ---------------------------------------------------------------------------
 mb_expect A ok reset $C
 mb_expect_prop A $C State running
+
+# --- a worker that dies while idle: error too -----------------------------------------------------
+W=$(worker_of $C)
+[ -n "$W" ] || mb_fail "$C has no worker after its Reset"
+kill -SEGV "$W"
+mb_wait_prop A $C State error 5
+mb_expect_eq "workers of $C after its worker died" "$(worker_of $C)" ""
+grep -q "$C: the plugin's worker (pid $W) ended: killed by signal SIGSEGV" "$MB_TMP/broker-A.log" ||
+        mb_fail "the death of $C's idle worker is not logged"
+mb_expect A ok reset $C
+mb_expect_prop A $C State running
+
+# --- announcements, recovery, no leftovers ----------------------------------------------------
 mb_expect A ok reset $H
 mb_expect_prop A $H State running
 mb_expect_eq "workers after the resets" "$(mb_count_workers $BROKER)" 4
@@ -140,7 +154,7 @@ events = [json.loads(l) for l in open(sys.argv[1])]
 c, h, s = sys.argv[2:]
 def states(dev):
     return [e["State"] for e in events if e["bdf"] == dev and "State" in e]
-want = {c: ["error", "running"], h: ["pre-copy", "error", "running"],
+want = {c: ["error", "running", "error", "running"], h: ["pre-copy", "error", "running"],
         s: ["stop-copy", "running", "running", "stop-copy"]}
 for dev, w in want.items():
     if states(dev) != w:
