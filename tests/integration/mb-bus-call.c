@@ -28,6 +28,8 @@
 #include <systemd/sd-bus.h>
 #include <unistd.h>
 
+#include "macro.h"
+
 static int usage(const char *what) {
         fprintf(stderr, "mb-bus-call: %s\nUsage: mb-bus-call ADDRESS PATH INTERFACE METHOD [ARG...]\n", what);
         return 2;
@@ -70,7 +72,8 @@ static int append_basic(sd_bus_message *m, char type, const char *v) {
 
 /* K=T:V,K=T:V... */
 static int append_dict(sd_bus_message *m, const char *spec) {
-        char *copy = strdup(spec), *save = NULL;
+        _cleanup_free_ char *copy = strdup(spec);
+        char *save = NULL;
         int r;
 
         if (!copy)
@@ -100,21 +103,18 @@ static int append_dict(sd_bus_message *m, const char *spec) {
         }
         if (r >= 0)
                 r = sd_bus_message_close_container(m);
-        free(copy);
         return r;
 }
 
 static int append_arg(sd_bus_message *m, const char *arg) {
         if (strncmp(arg, "h<", 2) == 0 || strncmp(arg, "h>", 2) == 0) {
-                int fd = arg[1] == '<' ? open(arg + 2, O_RDONLY | O_CLOEXEC)
-                                       : open(arg + 2, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-                int r;
+                _cleanup_close_ int fd = arg[1] == '<' ?
+                        open(arg + 2, O_RDONLY | O_CLOEXEC) :
+                        open(arg + 2, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 
                 if (fd < 0)
                         return -errno;
-                r = sd_bus_message_append_basic(m, 'h', &fd); /* sd-bus keeps a copy */
-                close(fd);
-                return r;
+                return sd_bus_message_append_basic(m, 'h', &fd); /* sd-bus keeps a copy */
         }
         if (strncmp(arg, "a{sv}:", 6) == 0)
                 return append_dict(m, arg + 6);
@@ -159,11 +159,11 @@ static void print_first(sd_bus_message *reply) {
 }
 
 int main(int argc, char *argv[]) {
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         const char *timeout = getenv("MB_BUS_CALL_TIMEOUT_SEC");
-        sd_bus *bus = NULL;
-        int r, ret;
+        int r;
 
         if (argc < 5)
                 return usage("missing arguments");
@@ -193,15 +193,9 @@ int main(int argc, char *argv[]) {
         r = sd_bus_call(bus, m, (uint64_t) (timeout ? atof(timeout) : 60) * 1000000, &error, &reply);
         if (r < 0) {
                 printf("%s\n%s\n", error.name ? error.name : "(no name)", error.message ? error.message : strerror(-r));
-                ret = 1;
-        } else {
-                printf("ok\n");
-                print_first(reply);
-                ret = 0;
+                return 1;
         }
-        sd_bus_error_free(&error);
-        sd_bus_message_unref(reply);
-        sd_bus_message_unref(m);
-        sd_bus_flush_close_unref(bus);
-        return ret;
+        printf("ok\n");
+        print_first(reply);
+        return 0;
 }
