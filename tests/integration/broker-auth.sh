@@ -105,7 +105,7 @@ snapshot() { # the properties that must not change
         mb_busctl A get-property org.migbroker1 /org/migbroker1 org.migbroker1.Manager Devices
 }
 
-# --- read-only calls work unprivileged -------------------------------------------------------
+# --- read-only calls work unprivileged ----------------------------------------------------
 expect_as "$NOBODY" ok list
 expect_as "$NOBODY" ok show $D1
 grep -q "\"Owner\" : \"$U1\"" "$MB_TMP/as.out" || mb_fail "show as $NOBODY: $(cat "$MB_TMP/as.out")"
@@ -120,7 +120,7 @@ as "$NOBODY" busctl --address="$MB_BUS_A" introspect --xml-interface org.migbrok
 grep -q 'interface name="org.migbroker1.Device"' "$MB_TMP/intro.xml" || mb_fail "introspection as $NOBODY is empty"
 mb_log "read-only calls work as $NOBODY"
 
-# --- every changing call is refused, and changes nothing --------------------------------------
+# --- every changing call is refused, and changes nothing ----------------------------------
 # Pending changes that a refused ReloadPolicy or Rescan would reveal.
 write_policy "seed=2"
 mb_fake_pci "$MB_TMP/sysfs-A" $D3 0x8086 0x1572
@@ -155,7 +155,7 @@ diff "$MB_TMP/before" "$MB_TMP/after" >&2 || mb_fail "refused calls changed some
 mb_expect A NotManaged show $D3
 mb_log "every changing call refused as $NOBODY, nothing changed"
 
-# --- a member of the admin group may change devices ---------------------------------------------
+# --- a member of the admin group may change devices ---------------------------------------
 expect_as "$ADMIN_USER" ok claim $D2 --owner $U2
 mb_expect_prop A $D2 Owner $U2
 expect_as "$ADMIN_USER" ok open $D2 --owner $U2

@@ -40,7 +40,7 @@ EOP
 mb_start_broker A "$POLICY"
 BROKER=$(mb_broker_pid A)
 
-# --- list / show ------------------------------------------------------------------
+# --- list / show --------------------------------------------------------------------------
 mb_ctl A --json list >"$MB_TMP/list.json" || mb_fail "list failed"
 "$MB_PYTHON" - "$MB_TMP/list.json" "$D1" "$P1" "$D2" "$P2" "$POLICY" <<'EOF' || mb_fail "list --json is wrong"
 import json, sys
@@ -67,7 +67,7 @@ if d != want:
 EOF
 mb_log "list and show ok"
 
-# --- GetDevice --------------------------------------------------------------------
+# --- GetDevice ----------------------------------------------------------------------------
 got=$(mb_busctl A call org.migbroker1 /org/migbroker1 org.migbroker1.Manager GetDevice s $D1)
 mb_expect_eq "GetDevice $D1" "$got" "o \"$P1\""
 got=$(mb_busctl A call org.migbroker1 /org/migbroker1 org.migbroker1.Manager GetDevice s 0000:3B:00.1)
@@ -83,7 +83,7 @@ mb_expect_raw A org.freedesktop.DBus.Error.InvalidArgs /org/migbroker1 org.migbr
 mb_expect_raw A org.freedesktop.DBus.Error.InvalidArgs /org/migbroker1 org.migbroker1.Manager GetDevice s:
 mb_log "GetDevice errors ok"
 
-# --- ObjectManager, Devices -------------------------------------------------------
+# --- ObjectManager, Devices ---------------------------------------------------------------
 mb_busctl A --json=short call org.migbroker1 /org/migbroker1 org.freedesktop.DBus.ObjectManager GetManagedObjects \
         >"$MB_TMP/objects.json" || mb_fail "GetManagedObjects failed"
 "$MB_PYTHON" - "$MB_TMP/objects.json" "$P1" "$D1" "$P2" "$D2" <<'EOF' || mb_fail "GetManagedObjects is wrong"
@@ -103,7 +103,7 @@ got=$(mb_busctl A get-property org.migbroker1 /org/migbroker1 org.migbroker1.Man
 mb_expect_eq "PolicyFiles" "$got" "as 1 \"$POLICY\""
 mb_log "ObjectManager and Devices ok"
 
-# --- argument checks --------------------------------------------------------------
+# --- argument checks ----------------------------------------------------------------------
 mb_expect A InvalidArgs claim $D1 --owner not-a-uuid
 mb_expect A InvalidArgs claim $D1 --owner 6f1c9a52-1d1e-4c5b-9b0e-3f6a2d7c8e4
 mb_expect A InvalidArgs claim $D1 --owner 6f1c9a52x1d1e-4c5b-9b0e-3f6a2d7c8e41
@@ -111,7 +111,7 @@ mb_expect_raw A org.freedesktop.DBus.Error.InvalidArgs "$P1" org.migbroker1.Devi
 mb_expect A InvalidArgs set-state $D1 sideways
 mb_expect_prop A $D1 Owner ""
 
-# --- Claim / Busy / no-op / NotClaimed ----------------------------------------------
+# --- Claim / Busy / no-op / NotClaimed ----------------------------------------------------
 mb_expect A ok claim $D1 --owner $U1
 mb_expect_prop A $D1 Owner $U1
 mb_expect A Busy claim $D1 --owner $U2
@@ -131,7 +131,7 @@ mb_expect_prop A $D1 Owner $U1
 mb_expect_prop A $D2 Owner ""
 mb_log "claims ok"
 
-# --- Open / Close / Release ---------------------------------------------------------
+# --- Open / Close / Release ---------------------------------------------------------------
 mb_expect A NotOpen set-state $D1 stop
 mb_expect A NotOpen reset $D1
 mb_expect_eq "workers before Open" "$(mb_count_workers $BROKER)" 0
@@ -171,7 +171,7 @@ mb_expect_eq "workers after Release" "$(mb_count_workers $BROKER)" 0
 mb_expect A NotClaimed release $D1 --owner $U1
 mb_log "open, close, release ok"
 
-# --- Preflight then Open starts in stop -------------------------------------------------
+# --- Preflight then Open starts in stop ---------------------------------------------------
 mb_expect A ok preflight $D2 --owner $U2
 mb_expect_prop A $D2 IncomingOwner $U2
 mb_expect_prop A $D2 Owner ""
@@ -192,7 +192,7 @@ mb_expect_prop A $D2 State running
 mb_expect A ok release $D2 --owner $U2
 mb_log "preflight ok"
 
-# --- PropertiesChanged of Owner, State, PendingBytes, IsOpen, Capabilities --------------------------------------
+# --- PropertiesChanged of Owner, State, PendingBytes, IsOpen, Capabilities ----------------
 mb_monitor_start A 11 "$MB_TMP/monitor.json"
 mb_expect A ok claim $D1 --owner $U1
 mb_expect A ok open $D1 --owner $U1

@@ -109,13 +109,13 @@ wait "$SAVE_PID" || mb_fail "the save of $S failed: $(cat "$MB_TMP/save-S.log")"
 mb_expect_prop A $S State stop-copy
 mb_log "$S saved $(wc -c <"$MB_TMP/disturbed") bytes meanwhile"
 
-# --- the same save, undisturbed: the same bytes --------------------------------------------
+# --- the same save, undisturbed: the same bytes -------------------------------------------
 mb_expect A ok close $S --owner $U
 mb_expect A ok open $S --owner $U
 mb_expect A ok save $S -o "$MB_TMP/undisturbed" --no-precopy
 mb_expect_eq "sha256 of the disturbed save" "$(mb_sha "$MB_TMP/disturbed")" "$(mb_sha "$MB_TMP/undisturbed")"
 
-# --- a hang in set_state: Timeout too, not some other error ---------------------------------
+# --- a hang in set_state: Timeout too, not some other error -------------------------------
 mb_expect A ok claim $G --owner $U
 mb_expect A ok open $G --owner $U
 mb_expect A Timeout set-state $G stop
@@ -126,11 +126,11 @@ mb_expect_eq "workers of $G after the timeout" "$(worker_of $G)" ""
 mb_expect A ok reset $G
 mb_expect_prop A $G State running
 
-# --- Reset after the crash ---------------------------------------------------------------------------
+# --- Reset after the crash ----------------------------------------------------------------
 mb_expect A ok reset $C
 mb_expect_prop A $C State running
 
-# --- a worker that dies while idle: error too -----------------------------------------------------
+# --- a worker that dies while idle: error too ---------------------------------------------
 W=$(worker_of $C)
 [ -n "$W" ] || mb_fail "$C has no worker after its Reset"
 kill -SEGV "$W"
@@ -141,7 +141,7 @@ grep -q "$C: the plugin's worker (pid $W) ended: killed by signal SIGSEGV" "$MB_
 mb_expect A ok reset $C
 mb_expect_prop A $C State running
 
-# --- announcements, recovery, no leftovers ----------------------------------------------------
+# --- announcements, recovery, no leftovers ------------------------------------------------
 mb_expect A ok reset $H
 mb_expect_prop A $H State running
 mb_expect_eq "workers after the resets" "$(mb_count_workers $BROKER)" 4

@@ -52,7 +52,7 @@ mb_start_broker A "$POLICY"
 BROKER=$(mb_broker_pid A)
 mb_expect_eq "devices at start" "$(devices)" "$D1 $D2"
 
-# --- a broken policy is refused; the old one keeps serving -----------------------------------
+# --- a broken policy is refused; the old one keeps serving --------------------------------
 cp "$POLICY" "$MB_TMP/good.yaml"
 cat >"$POLICY" <<EOP
 version: 1
@@ -85,7 +85,7 @@ mb_expect A ok open $D1 --owner $U
 mb_expect_prop A $D1 State running
 mb_log "the old policy keeps serving"
 
-# --- a new rule adds a device; removed rules remove unclaimed devices --------------------------
+# --- a new rule adds a device; removed rules remove unclaimed devices ---------------------
 mb_monitor_start A 1000 "$MB_TMP/monitor.json"
 write_policy "$D1=seed=1" "$D2=seed=2" "$D3=seed=3" vendor
 mb_expect_eq "ReloadPolicy with a new rule" "$(reload)" ok
@@ -111,7 +111,7 @@ mb_expect_raw A org.freedesktop.DBus.Error.UnknownObject "$P2" org.freedesktop.D
         s:org.migbroker1.Device s:State
 mb_log "rules added and removed"
 
-# --- SIGHUP reloads --------------------------------------------------------------------------
+# --- SIGHUP reloads -----------------------------------------------------------------------
 write_policy "$D1=seed=1" "$D2=seed=22" vendor
 kill -HUP "$BROKER"
 i=0
@@ -124,7 +124,7 @@ mb_expect_prop A $D2 PluginArg seed=22
 mb_expect_prop A $D1 Managed true
 mb_log "SIGHUP reloaded"
 
-# --- Rescan finds a new function a vendor/device rule matches ------------------------------------
+# --- Rescan finds a new function a vendor/device rule matches -----------------------------
 mb_expect A NoSuchDevice show $V1
 mb_fake_pci "$MB_TMP/sysfs-A" $V1 0x8086 0x1572
 mb_expect A NotManaged show $V1
@@ -134,7 +134,7 @@ mb_expect_prop A $V1 Rule "$POLICY:15"
 mb_expect_eq "devices after Rescan" "$(devices)" "$D1 $D2 $V1"
 mb_log "Rescan found $V1"
 
-# --- an open session keeps its plugin argument until Close ---------------------------------------
+# --- an open session keeps its plugin argument until Close --------------------------------
 mb_expect_prop A $D1 PluginArg seed=1
 write_policy "$D1=seed=100" "$D2=seed=22" vendor
 mb_expect_eq "ReloadPolicy changing $D1's arg" "$(reload)" ok
@@ -148,7 +148,7 @@ mb_expect A ok open $D1 --owner $U
 mb_expect_prop A $D1 PluginArg seed=100
 mb_expect A ok release $D1 --owner $U
 
-# --- the signals of all this -------------------------------------------------------------------------
+# --- the signals of all this --------------------------------------------------------------
 sleep 0.3
 kill "$MB_MONITOR_PID" 2>/dev/null
 wait "$MB_MONITOR_PID" 2>/dev/null

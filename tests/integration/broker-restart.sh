@@ -90,7 +90,7 @@ stop_broker() {
         [ -e "$MB_TMP/run-A/devices/$D1" ] || mb_fail "no runtime record of $D1 after SIG$1"
 }
 
-# --- SIGTERM --------------------------------------------------------------------------------
+# --- SIGTERM ------------------------------------------------------------------------------
 mb_expect_eq "workers before SIGTERM" "$(mb_count_workers "$(mb_broker_pid A)")" 1
 mb_log_mark A
 stop_broker TERM
@@ -101,7 +101,7 @@ restored
 mb_traced_calls A $D1 init | grep -q '=ok' || mb_fail "the session was not re-opened after SIGTERM"
 mb_log "SIGTERM: claims, marks and the session restored"
 
-# --- SIGKILL, with a worker stuck in its plugin ----------------------------------------------------
+# --- SIGKILL, with a worker stuck in its plugin -------------------------------------------
 mb_expect A ok claim $D4 --owner $U1
 mb_expect A ok open $D4 --owner $U1
 mb_spawn hang-D4 "$MB_CTL" --bus "$MB_BUS_A" set-state $D4 pre-copy

@@ -71,7 +71,7 @@ for f in $F1 $F2 $F3 $F4; do
         mb_expect_prop B $f State stop
 done
 
-# --- framed: A's F1 to B's F1 through a file -----------------------------------------
+# --- framed: A's F1 to B's F1 through a file ----------------------------------------------
 mb_expect A ok save $F1 -o "$MB_TMP/framed"
 mb_expect_prop A $F1 State stop-copy
 $TOOL "$MB_TMP/framed" info >"$MB_TMP/framed.info" || mb_fail "the saved stream is not a valid framed stream"
@@ -87,7 +87,7 @@ mb_expect_eq "framed: destination digest" "$DST1" "$SRC1"
 [ "$DST1" != "$EMPTY" ] || mb_fail "framed: the destination is still empty"
 mb_log "framed: $RECORDS records, digests equal ($SRC1)"
 
-# --- raw: A's F2 to B's F2 through a pipe ------------------------------------------
+# --- raw: A's F2 to B's F2 through a pipe -------------------------------------------------
 ( mb_ctl A save $F2 -o - --format raw; echo $? >"$MB_TMP/raw-save.rc" ) |
         tee "$MB_TMP/raw" | mb_ctl B load $F2 -i - --format raw || mb_fail "raw load failed"
 mb_expect_eq "raw save" "$(cat "$MB_TMP/raw-save.rc")" 0
@@ -98,7 +98,7 @@ mb_expect_eq "raw: destination digest" "$(mb_hash "$MB_AGENT_PORT_B" $F2)" "$SRC
 [ "$SRC2" != "$SRC1" ] || mb_fail "F1 and F2 have the same content"
 mb_log "raw: digests equal ($SRC2)"
 
-# --- damaged streams ----------------------------------------------------------------
+# --- damaged streams ----------------------------------------------------------------------
 MID=$((RECORDS / 2))
 $TOOL "$MB_TMP/framed" "$MB_TMP/truncated" truncate-in $MID
 $TOOL "$MB_TMP/framed" "$MB_TMP/no-end" truncate-before-end
