@@ -7,14 +7,13 @@
 
 # The interpreter itself, not a wrapper (a pyenv shim costs 0.1 s a call).
 MB_PYTHON=$("${PYTHON:-python3}" -c 'import sys; print(sys.executable)' 2>/dev/null) || MB_PYTHON=python3
-MB_MONITOR_PIDS=""
 
-# Two domain UUIDs, and a third for "someone else".
+# Two domain UUIDs.
 MB_UUID1=6f1c9a52-1d1e-4c5b-9b0e-3f6a2d7c8e41
 MB_UUID2=1b4e28ba-2fa1-11d2-883f-0016d3cca427
-MB_UUID3=d3ad0000-0000-4000-8000-000000000003
 
 MB_BUS_CALL="$MB_BUILDDIR/tests/integration/mb-bus-call"
+MB_TESTING_NOPRECOPY_SO="$MB_BUILDDIR/plugins/testing/.libs/testing-noprecopy.so"
 
 mb_require_broker() {
         mb_require_built "$MB_BROKER" "$MB_CTL" "$MB_WORKER" "$MB_TESTING_SO" "$MB_BUS_CALL" "$@"
@@ -234,8 +233,6 @@ mb_monitor_wait() {
 
 # mb_sha FILE: SHA-256 of a file.
 mb_sha() { sha256sum "$1" | cut -d' ' -f1; }
-
-MB_TESTING_NOPRECOPY_SO="$MB_BUILDDIR/plugins/testing/.libs/testing-noprecopy.so"
 
 # mb_log_mark NAME: remembers where broker NAME's log ends; mb_traced_calls
 # NAME BDF OP prints the OP calls testing.so (with 'trace') traced since, as
