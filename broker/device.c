@@ -153,7 +153,11 @@ static void set_open(Device *d, bool open) {
         if (d->open == open)
                 return;
         d->open = open;
-        manager_device_changed(d->manager, d, "IsOpen", NULL);
+        /* Capabilities shows the session's: it appears with the session. */
+        if (open && d->capabilities != 0)
+                manager_device_changed(d->manager, d, "IsOpen", "Capabilities", NULL);
+        else
+                manager_device_changed(d->manager, d, "IsOpen", NULL);
         manager_device_persist(d->manager, d);
 }
 
@@ -242,6 +246,8 @@ void device_op_finish(DeviceOp *op, int r, const sd_bus_error *error) {
                 op->done(op, r, error, op->userdata);
         op_free(op);
         queue_kick(d);
+        if (g_queue_is_empty(&d->ops))
+                manager_device_idle(d->manager, d);
         device_unref(d);
 }
 
@@ -320,6 +326,9 @@ static void session_reset_flags(Device *d) {
 
 void device_session_drop(Device *d, const char *why) {
         d->vmstate = vmstate_free(d->vmstate);
+        /* D-Bus shows the session's binding while open, the policy's after. */
+        bool binding_shown_changes = d->open && !device_binding_equal(&d->session_binding, &d->binding);
+
         if (d->worker) {
                 if (why)
                         log_dev_info(d->bdf, "stopping the worker: %s", why);
@@ -328,9 +337,14 @@ void device_session_drop(Device *d, const char *why) {
         session_reset_flags(d);
         device_binding_clear(&d->session_binding);
         g_clear_pointer(&d->stream_name, g_free);
-        d->capabilities = 0;
+        if (d->capabilities != 0) {
+                d->capabilities = 0;
+                manager_device_changed(d->manager, d, "Capabilities", NULL);
+        }
         device_set_pending(d, 0);
         set_open(d, false);
+        if (binding_shown_changes)
+                manager_device_changed(d->manager, d, "Plugin", "PluginArg", "Rule", NULL);
         device_set_state(d, MB_STATE_RUNNING);
 }
 
@@ -597,12 +611,32 @@ static void v1_after_call(DeviceOp *op, int r, const sd_bus_error *e, sd_bus_mes
         OP_CALL(op, v1_after_failure_getstate, false, "GetState", NULL);
 }
 
+/* Reset: a plugin in the v1 error state leaves it by set_state(RUNNING), the
+ * reset of v1 (QEMU's v1 code reset a device in error the same way). */
+static bool reset_v1_error(DeviceOp *op, uint32_t v1) {
+        Device *d = op->device;
+
+        if (!op->is_reset || op->step != 10 || op->v1_reset_tried || mb_state_from_v1(v1) != MB_STATE_ERROR)
+                return false;
+        log_dev_info(d->bdf, "reset: the plugin reports the error state (%u): set_state(%u) resets it", v1,
+                     VFIO_DEVICE_STATE_RUNNING);
+        op->v1_reset_tried = true;
+        sd_bus_error_free(&op->saved_error);
+        op->calls[0] = VFIO_DEVICE_STATE_RUNNING;
+        op->n_calls = 1;
+        op->call_idx = 0;
+        v1_step(op);
+        return true;
+}
+
 static void v1_after_failure_getstate(DeviceOp *op, int r, const sd_bus_error *e, sd_bus_message *reply) {
         Device *d = op->device;
         uint32_t v1 = MIGBROKER_V1_STATE_ERROR;
 
         if (r >= 0 && sd_bus_message_read(reply, "u", &v1) < 0)
                 v1 = MIGBROKER_V1_STATE_ERROR;
+        if (r >= 0 && reset_v1_error(op, v1))
+                return;
         note_worker_failure(d, r, e);
         device_set_state(d, r < 0 ? MB_STATE_ERROR : mb_state_from_v1(v1));
         log_dev_warning(d->bdf, "%s failed: %s; the plugin reports state %u (%s)", op->name,
@@ -757,10 +791,13 @@ static void open_hello(DeviceOp *op, int r, const sd_bus_error *e, sd_bus_messag
                 open_fail(op, r < 0 ? r : -EBADMSG, e, "the plugin cannot be loaded");
                 return;
         }
+        if (d->open && caps != d->capabilities) { /* Reset: the plugin file may have changed */
+                d->capabilities = caps;
+                manager_device_changed(d->manager, d, "Capabilities", NULL);
+        }
         d->capabilities = caps;
         g_free(d->stream_name);
         d->stream_name = g_strdup(name);
-        manager_device_changed(d->manager, d, "Capabilities", NULL);
         log_dev_debug(d->bdf, "plugin %s %s loaded in worker %d", name, version, (int) mb_worker_pid(d->worker));
         OP_CALL(op, open_init, false, "Init", "ss", d->bdf, d->session_binding.arg ?: "");
 }
@@ -784,6 +821,9 @@ static void open_get_state(DeviceOp *op, int r, const sd_bus_error *e, sd_bus_me
         }
         s = mb_state_from_v1(v1);
         if (s == MB_STATE_ERROR) {
+                op->step = 10;
+                if (reset_v1_error(op, v1))
+                        return;
                 open_fail(op, -MB_EPLUGINFAILED, NULL, "the plugin reports the error state after init");
                 return;
         }

@@ -60,6 +60,7 @@ struct DeviceOp {
         uint64_t max_bytes;
         int step;
         bool is_reset;           /* Open steps run for Reset: failure leaves error */
+        bool v1_reset_tried;     /* Reset: set_state(RUNNING) was issued to a plugin in v1 error */
         MbWorker *aux_worker;    /* Preflight's short-lived worker */
         sd_event_source *timer;  /* Reset's backoff */
         char *vmstate_id;        /* Open's option */

@@ -35,6 +35,7 @@ Manager *manager_free(Manager *m) {
 
         if (!m)
                 return NULL;
+        m->shutting_down = true; /* nothing is persisted or removed from here on */
         if (m->devices) {
                 g_hash_table_iter_init(&it, m->devices);
                 while (g_hash_table_iter_next(&it, NULL, &value)) {
@@ -294,6 +295,17 @@ static GPtrArray *candidate_bdfs(Manager *m, MbPolicy *p, GHashTable **ret_prese
 
 void manager_devices_changed(Manager *m) {
         (void) sd_bus_emit_properties_changed(m->bus, MANAGER_PATH, MANAGER_INTERFACE, "Devices", NULL);
+}
+
+void manager_device_idle(Manager *m, Device *d) {
+        if (m->shutting_down || d->managed || d->owner || d->open || !g_queue_is_empty(&d->ops))
+                return;
+        if (g_hash_table_lookup(m->devices, d->bdf) != d)
+                return;
+        log_dev_info(d->bdf, "released and no longer in the policy: removed");
+        (void) sd_bus_emit_object_removed(m->bus, d->path);
+        g_hash_table_remove(m->devices, d->bdf);
+        manager_devices_changed(m);
 }
 
 /* Binds every candidate against p; an ambiguity refuses p as a whole. */

@@ -72,3 +72,6 @@ void manager_follow_libvirt(Manager *m);
 void manager_devices_changed(Manager *m);
 /* Called by devices when their claim or session changed: persist it. */
 void manager_device_persist(Manager *m, Device *d);
+/* Called by devices when their last queued operation ended: a device the
+ * policy no longer binds goes away once it is neither claimed nor open. */
+void manager_device_idle(Manager *m, Device *d);

@@ -654,10 +654,9 @@ bool mb_stream_reader_ended(const MbStreamReader *r) {
 bool mb_stream_reader_complete(const MbStreamReader *r) {
         if (!r || r->failed)
                 return false;
-        /* Raw streams have no end record: complete between two rounds. */
-        if (r->state == STATE_RAW_ROUND)
-                return r->unit_have == 0;
-        return r->state == STATE_ENDED;
+        if (r->format == MB_STREAM_FORMAT_RAW)
+                return r->state == STATE_RAW_ROUND && r->unit_have == 0;
+        return mb_stream_reader_ended(r);
 }
 
 uint64_t mb_stream_reader_bytes(const MbStreamReader *r) {

@@ -124,11 +124,12 @@ int mb_stream_reader_feed(MbStreamReader *r, const uint8_t *data, size_t len, si
  * (framed: END seen; raw: not in the middle of a round). */
 int mb_stream_reader_finish(MbStreamReader *r);
 
-bool mb_stream_reader_ended(const MbStreamReader *r);
-/* Whether the bytes so far form a complete stream: framed, the end record was
- * read; raw, no round is half-read. Unlike finish() it never fails the reader,
- * so more input may follow. */
-bool mb_stream_reader_complete(const MbStreamReader *r);       /* END accepted, not failed since; raw: never */
+bool mb_stream_reader_ended(const MbStreamReader *r);       /* END accepted, not failed since; raw: never */
+/* Whether EOF here would make a complete stream, without failing the reader
+ * when it would not: framed, END accepted (mb_stream_reader_ended()); raw,
+ * not failed and between two rounds (also before the first). A session fed
+ * by several inputs asks this at the end of each. */
+bool mb_stream_reader_complete(const MbStreamReader *r);
 uint64_t mb_stream_reader_bytes(const MbStreamReader *r);   /* payload bytes delivered */
 uint64_t mb_stream_reader_records(const MbStreamReader *r); /* records (raw: chunks) delivered */
 const char *mb_stream_reader_error(const MbStreamReader *r); /* last error text, or NULL */

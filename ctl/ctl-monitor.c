@@ -173,7 +173,8 @@ int ctl_monitor_main(int argc, char *argv[]) {
                 case CTL_ARG_HELP:
                         printf("Usage: migbrokerctl monitor [OPTIONS]\n\n"
                                "Print device changes (State, Owner, PendingBytes, IsOpen, ...) and devices\n"
-                               "added or removed, as the broker announces them. Ctrl-C stops.\n\n"
+                               "added or removed, as the broker announces them; lists (Capabilities) are\n"
+                               "joined by commas. Ctrl-C stops.\n\n"
                                "  --count N       exit after N events\n" CTL_COMMON_HELP);
                         return CTL_EXIT_OK;
                 default:

@@ -441,12 +441,13 @@ fail:
 /* ---- load --------------------------------------------------------------- */
 
 int ctl_load_main(int argc, char *argv[]) {
-        enum { ARG_FORMAT = 1, ARG_NO_RESUME, ARG_NO_PROGRESS };
+        enum { ARG_FORMAT = 1, ARG_NO_RESUME, ARG_STAY_RESUMING, ARG_NO_PROGRESS };
         static const struct option options[] = {
                 CTL_COMMON_OPTIONS,
                 { "input", required_argument, NULL, 'i' },
                 { "format", required_argument, NULL, ARG_FORMAT },
                 { "no-resume", no_argument, NULL, ARG_NO_RESUME },
+                { "stay-resuming", no_argument, NULL, ARG_STAY_RESUMING },
                 { "no-progress", no_argument, NULL, ARG_NO_PROGRESS },
                 {}
         };
@@ -456,7 +457,7 @@ int ctl_load_main(int argc, char *argv[]) {
         _cleanup_close_ int in = -1;
         g_autofree char *what = NULL;
         const char *input = NULL, *format = "framed";
-        bool no_progress = false, no_resume = false, precopy;
+        bool no_progress = false, no_resume = false, stay = false, precopy;
         Transfer t = { .user_fd = -1, .call_error = SD_BUS_ERROR_NULL };
         double t0, t_end;
         uint64_t bytes;
@@ -469,6 +470,7 @@ int ctl_load_main(int argc, char *argv[]) {
                 case 'i': input = optarg; break;
                 case ARG_FORMAT: format = optarg; break;
                 case ARG_NO_RESUME: no_resume = true; break;
+                case ARG_STAY_RESUMING: stay = true; break;
                 case ARG_NO_PROGRESS: no_progress = true; break;
                 case CTL_ARG_HELP:
                         printf("Usage: migbrokerctl load BDF -i FILE|- [OPTIONS]\n\n"
@@ -477,6 +479,8 @@ int ctl_load_main(int argc, char *argv[]) {
                                "  -i, --input FILE|-      the stream ('-': standard input)\n"
                                "  --format framed|raw     the stream's format (default framed)\n"
                                "  --no-resume             leave the device in stop after loading\n"
+                               "  --stay-resuming         leave the device in resuming: more of the stream may\n"
+                               "                          follow in another load (one session, several parts)\n"
                                "  --no-progress           no progress bar even on a terminal\n" CTL_COMMON_HELP);
                         return CTL_EXIT_OK;
                 default:
@@ -491,6 +495,8 @@ int ctl_load_main(int argc, char *argv[]) {
                 return ctl_usage("load", "-i FILE|- is required");
         if (strcmp(format, "framed") != 0 && strcmp(format, "raw") != 0)
                 return ctl_usage("load", "--format must be framed or raw, not '%s'", format);
+        if (stay && no_resume)
+                return ctl_usage("load", "--stay-resuming and --no-resume exclude each other");
         t.bdf = argv[optind];
         what = g_strdup_printf("load %s", t.bdf);
 
@@ -535,9 +541,11 @@ int ctl_load_main(int argc, char *argv[]) {
         if (r < 0)
                 goto fail;
         bytes = t.call_result;
-        r = call_simple(&t, "SetState", "s", no_resume ? "stop" : "running");
-        if (r < 0)
-                goto fail;
+        if (!stay) {
+                r = call_simple(&t, "SetState", "s", no_resume ? "stop" : "running");
+                if (r < 0)
+                        goto fail;
+        }
         t_end = now_s();
         if (t.progress) {
                 draw(&t, true);
@@ -549,7 +557,8 @@ int ctl_load_main(int argc, char *argv[]) {
                 char b1[32];
                 human_bytes(bytes, b1, sizeof(b1));
                 fprintf(stderr, "%s: loaded %s in %.3f s (%.1f MB/s), device %s\n", t.bdf, b1, t_end - t0,
-                        (double) bytes / 1e6 / MB_MAX(t_end - t0, 1e-9), no_resume ? "stopped" : "running");
+                        (double) bytes / 1e6 / MB_MAX(t_end - t0, 1e-9),
+                        stay ? "resuming" : no_resume ? "stopped" : "running");
         }
         transfer_clear(&t);
         return CTL_EXIT_OK;

@@ -313,6 +313,7 @@ int mb_worker_load(const MbWorkerStreamCtx *ctx, MbLoadSession *s, int fd, MbStr
 
         ret->bytes = prog.bytes; /* read from the fd by this call */
         ret->records = mb_stream_reader_records(s->reader) - records0;
+        /* Framed: the end record came; raw: EOF fell between rounds. */
         ret->ended = mb_stream_reader_complete(s->reader);
         progress_emit(&prog, true);
         return 0;

@@ -12,6 +12,15 @@ plugins_testing_testing_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/sim
 plugins_testing_testing_la_LIBADD = plugins/simdev/libsimdevcore.la
 plugins_testing_testing_la_LDFLAGS = $(AM_LDFLAGS) $(TEST_PLUGIN_LINK_FLAGS) $(PLUGIN_EXPORT_FLAGS)
 
+# The same plugin without the pre-copy capability (its info is static, so
+# another build of the same sources): for the arcs a device without pre-copy
+# refuses.
+noinst_LTLIBRARIES += plugins/testing/testing-noprecopy.la
+plugins_testing_testing_noprecopy_la_SOURCES = $(plugins_testing_testing_la_SOURCES)
+plugins_testing_testing_noprecopy_la_CPPFLAGS = $(plugins_testing_testing_la_CPPFLAGS) -DTESTING_NO_PRECOPY
+plugins_testing_testing_noprecopy_la_LIBADD = $(plugins_testing_testing_la_LIBADD)
+plugins_testing_testing_noprecopy_la_LDFLAGS = $(plugins_testing_testing_la_LDFLAGS)
+
 # Plugins that break the loader contract in one way each (broken-null-cleanup
 # is the valid exception); for the loader's refusal tests.
 BROKEN_PLUGIN_LDFLAGS = $(AM_LDFLAGS) $(TEST_PLUGIN_LINK_FLAGS) -Wl,-z,defs

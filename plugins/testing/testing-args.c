@@ -158,14 +158,15 @@ int testing_args_parse(const char *arg, TestingConfig *ret, char *err, size_t er
 
                 if (eq)
                         *eq = '\0';
-                if (strcmp(item, "empty") == 0) {
-                        known = true;
+                if (strcmp(item, "empty") == 0 || strcmp(item, "trace") == 0) {
+                        int *flag = strcmp(item, "empty") == 0 ? &c.empty : &c.trace;
+
                         if (!value || strcmp(value, "1") == 0 || strcmp(value, "yes") == 0)
-                                c.empty = 1;
+                                *flag = 1;
                         else if (strcmp(value, "0") == 0 || strcmp(value, "no") == 0)
-                                c.empty = 0;
+                                *flag = 0;
                         else {
-                                r = failf(err, err_size, "empty: expected yes/no, got '%s'", value);
+                                r = failf(err, err_size, "%s: expected yes/no, got '%s'", item, value);
                                 break;
                         }
                         continue;

@@ -46,6 +46,7 @@ typedef struct TestingConfig {
         uint64_t seed;
         uint64_t dirty;           /* bytes (whole pages) dirtied before each pre-copy update_pending */
         int empty;                /* start zeroed (a destination) */
+        int trace;                /* one line on stderr per op call, with its result */
 } TestingConfig;
 
 const char *testing_op_to_string(TestingOp op);

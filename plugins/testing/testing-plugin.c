@@ -50,7 +50,7 @@ static int enter(TestingHandle *h, TestingOp op, bool *garbage) {
         return 0;
 }
 
-static void *testing_init(char *devid, char *arg) {
+static void *do_init(char *devid, char *arg, bool *trace) {
         char err[256];
         TestingConfig cfg;
         TestingHandle *h;
@@ -60,6 +60,7 @@ static void *testing_init(char *devid, char *arg) {
                 tlog(devid, "init: invalid argument: %s", err);
                 return NULL;
         }
+        *trace = cfg.trace;
         if (testing_fault_enter(&cfg.faults[TESTING_OP_INIT], &init_calls) != TESTING_PROCEED) {
                 tlog(devid, "init: injected failure");
                 return NULL;
@@ -79,7 +80,7 @@ static void *testing_init(char *devid, char *arg) {
         return h;
 }
 
-static int testing_save(void *handle, uint8_t *state, uint64_t len) {
+static int do_save(void *handle, uint8_t *state, uint64_t len) {
         TestingHandle *h = handle;
         bool garbage;
         int r;
@@ -107,7 +108,7 @@ static int testing_save(void *handle, uint8_t *state, uint64_t len) {
         return 0;
 }
 
-static int testing_load(void *handle, uint8_t *state, uint64_t len) {
+static int do_load(void *handle, uint8_t *state, uint64_t len) {
         TestingHandle *h = handle;
         bool garbage;
         int r;
@@ -123,7 +124,7 @@ static int testing_load(void *handle, uint8_t *state, uint64_t len) {
         return r;
 }
 
-static int testing_update_pending(void *handle, uint64_t *pending_bytes) {
+static int do_update_pending(void *handle, uint64_t *pending_bytes) {
         TestingHandle *h = handle;
         bool garbage;
         int r;
@@ -144,7 +145,7 @@ static int testing_update_pending(void *handle, uint64_t *pending_bytes) {
         return 0;
 }
 
-static int testing_set_state(void *handle, uint32_t value) {
+static int do_set_state(void *handle, uint32_t value) {
         TestingHandle *h = handle;
         bool garbage;
         int r;
@@ -164,7 +165,7 @@ static int testing_set_state(void *handle, uint32_t value) {
         return 0;
 }
 
-static int testing_get_state(void *handle, uint32_t *value) {
+static int do_get_state(void *handle, uint32_t *value) {
         TestingHandle *h = handle;
         bool garbage;
         int r;
@@ -178,7 +179,7 @@ static int testing_get_state(void *handle, uint32_t *value) {
         return 0;
 }
 
-static int testing_cleanup(void *handle) {
+static int do_cleanup(void *handle) {
         TestingHandle *h = handle;
         bool garbage;
         int r;
@@ -192,6 +193,85 @@ static int testing_cleanup(void *handle) {
         return r;
 }
 
+/* ---- the ops as the plugin exports them: trace, when asked, each call ---- */
+
+static void *testing_init(char *devid, char *arg) {
+        bool trace = false;
+        void *h = do_init(devid, arg, &trace);
+
+        if (trace)
+                tlog(devid, "init(\"%s\") = %s", arg ? arg : "", h ? "ok" : "NULL");
+        return h;
+}
+
+/* Whether h traces its calls; copies its BDF, which cleanup() frees. */
+static bool tracing(const TestingHandle *h, char *bdf, size_t size) {
+        if (!h || !h->cfg.trace)
+                return false;
+        (void) snprintf(bdf, size, "%s", h->fn->bdf);
+        return true;
+}
+
+static int testing_save(void *handle, uint8_t *state, uint64_t len) {
+        char bdf[64];
+        bool trace = tracing(handle, bdf, sizeof(bdf));
+        int r = do_save(handle, state, len);
+
+        if (trace)
+                tlog(bdf, "save(%" PRIu64 ") = %d", len, r);
+        return r;
+}
+
+static int testing_load(void *handle, uint8_t *state, uint64_t len) {
+        char bdf[64];
+        bool trace = tracing(handle, bdf, sizeof(bdf));
+        int r = do_load(handle, state, len);
+
+        if (trace)
+                tlog(bdf, "load(%" PRIu64 ") = %d", len, r);
+        return r;
+}
+
+static int testing_update_pending(void *handle, uint64_t *pending_bytes) {
+        char bdf[64];
+        bool trace = tracing(handle, bdf, sizeof(bdf));
+        int r = do_update_pending(handle, pending_bytes);
+
+        if (trace)
+                tlog(bdf, "update_pending() = %d, pending %" PRIu64, r, r == 0 ? *pending_bytes : 0);
+        return r;
+}
+
+static int testing_set_state(void *handle, uint32_t value) {
+        char bdf[64];
+        bool trace = tracing(handle, bdf, sizeof(bdf));
+        int r = do_set_state(handle, value);
+
+        if (trace)
+                tlog(bdf, "set_state(%" PRIu32 ") = %d", value, r);
+        return r;
+}
+
+static int testing_get_state(void *handle, uint32_t *value) {
+        char bdf[64];
+        bool trace = tracing(handle, bdf, sizeof(bdf));
+        int r = do_get_state(handle, value);
+
+        if (trace)
+                tlog(bdf, "get_state() = %d, state %" PRIu32, r, r == 0 ? *value : 0);
+        return r;
+}
+
+static int testing_cleanup(void *handle) {
+        char bdf[64];
+        bool trace = tracing(handle, bdf, sizeof(bdf));
+        int r = do_cleanup(handle);
+
+        if (trace)
+                tlog(bdf, "cleanup() = %d", r);
+        return r;
+}
+
 static VFIOMigrationPluginOps testing_ops = {
         .init = testing_init,
         .save = testing_save,
@@ -202,10 +282,17 @@ static VFIOMigrationPluginOps testing_ops = {
         .cleanup = testing_cleanup,
 };
 
+/* testing-noprecopy.so is built from these sources with -DTESTING_NO_PRECOPY:
+ * the same device, reporting no pre-copy capability (the info is static). */
 static const MigbrokerPluginInfo testing_info = {
         .struct_size = sizeof(MigbrokerPluginInfo),
+#ifdef TESTING_NO_PRECOPY
+        .capabilities = 0,
+        .name = "testing-noprecopy",
+#else
         .capabilities = MIGBROKER_PLUGIN_CAP_PRECOPY,
         .name = "testing",
+#endif
         .version = "1.0",
         .pci_ids = NULL,
         .n_pci_ids = 0,

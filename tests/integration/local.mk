@@ -26,3 +26,4 @@ TESTS += tests/integration/vmstate-qemu.sh
 EXTRA_DIST += tests/integration/vmstate-qemu.sh tests/integration/qmp.py
 TESTS += tests/integration/broker-libvirt.sh
 EXTRA_DIST += tests/integration/broker-libvirt.sh
+include tests/integration/broker.mk

@@ -168,6 +168,7 @@ typedef struct Run {
         size_t ndata;
         uint64_t bytes, records; /* reader counters at the end */
         bool ended;
+        bool complete;  /* mb_stream_reader_complete() before finish() */
         size_t max_want;              /* largest want() seen */
         size_t max_want_after_header; /* same, after the HEADER event */
         size_t last_want;             /* the last want() seen */
@@ -271,7 +272,13 @@ static void run_stream(Run *run, const uint8_t *in, size_t len) {
                 run_event(run, &ev);
         }
 
+        run->complete = mb_stream_reader_complete(r);
         run->finish_rc = mb_stream_reader_finish(r);
+        /* complete() predicts finish() without failing the reader. */
+        if (run->rc == 0)
+                assert_int_equal(run->complete, run->finish_rc == 0);
+        else
+                assert_false(run->complete);
         if (mb_stream_reader_error(r))
                 run->error = strdup(mb_stream_reader_error(r));
         run->bytes = mb_stream_reader_bytes(r);
@@ -1157,6 +1164,7 @@ static void test_raw_empty(void **state) {
         /* No bytes at all: a complete (empty) raw stream. */
         run_stream(&run, NULL, 0);
         assert_int_equal(run.finish_rc, 0);
+        assert_true(run.complete);
         assert_int_equal(run.ndata, 0);
         run_done(&run);
 
@@ -1185,6 +1193,7 @@ static void test_raw_truncated(void **state) {
                 assert_int_equal(run.rc, 0);
                 if (run.finish_rc != (boundary ? 0 : -EBADMSG))
                         fail_msg("cut %zu: finish %d (%s)", cut, run.finish_rc, run.error);
+                assert_int_equal(run.complete, boundary);
                 assert_true(boundary ? run.error == NULL : run.error != NULL);
                 run_done(&run);
         }

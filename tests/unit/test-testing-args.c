@@ -19,6 +19,7 @@ static void test_defaults(void **state) {
         assert_int_equal(c.seed, 0);
         assert_int_equal(c.dirty, 0);
         assert_int_equal(c.empty, 0);
+        assert_int_equal(c.trace, 0);
         for (int op = 0; op < _TESTING_OP_MAX; op++) {
                 assert_int_equal(c.faults[op].kind, TESTING_FAULT_NONE);
                 assert_int_equal(c.faults[op].after, 1);
@@ -71,6 +72,24 @@ static void test_params_and_modifiers(void **state) {
         assert_int_equal(c.faults[TESTING_OP_SAVE].kind, TESTING_FAULT_NONE);
 }
 
+static void test_trace(void **state) {
+        TestingConfig c;
+        char err[128];
+
+        assert_int_equal(testing_args_parse("trace", &c, err, sizeof(err)), 0);
+        assert_int_equal(c.trace, 1);
+        assert_int_equal(c.empty, 0);
+        assert_int_equal(testing_args_parse("set_state=fail:EIO,trace=yes,state-size=4K", &c, err, sizeof(err)), 0);
+        assert_int_equal(c.trace, 1);
+        assert_int_equal(c.faults[TESTING_OP_SET_STATE].kind, TESTING_FAULT_FAIL);
+        assert_int_equal(c.state_size, 4096);
+        assert_int_equal(testing_args_parse("trace=1,trace=no", &c, err, sizeof(err)), 0);
+        assert_int_equal(c.trace, 0);
+        assert_int_equal(testing_args_parse("empty,trace=0", &c, err, sizeof(err)), 0);
+        assert_int_equal(c.trace, 0);
+        assert_int_equal(c.empty, 1);
+}
+
 static void test_errors(void **state) {
         static const struct {
                 const char *arg, *msg;
@@ -91,7 +110,9 @@ static void test_errors(void **state) {
                 { "state-size=0", "state-size" },
                 { "state-size=65G", "state-size" },
                 { "seed=x", "seed" },
-                { "empty=maybe", "empty" },
+                { "empty=maybe", "empty: expected yes/no" },
+                { "trace=maybe", "trace: expected yes/no" },
+                { "trace=", "trace: expected yes/no" },
         };
         TestingConfig c;
         char err[128];
@@ -116,6 +137,7 @@ int main(void) {
                 cmocka_unit_test(test_defaults),
                 cmocka_unit_test(test_full),
                 cmocka_unit_test(test_params_and_modifiers),
+                cmocka_unit_test(test_trace),
                 cmocka_unit_test(test_errors),
                 cmocka_unit_test(test_names),
         };

@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * mb-bus-call: one raw D-Bus method call to migbrokerd, for the integration
+ * tests: unlike busctl it passes file descriptors and prints the error's
+ * full name; unlike gdbus it needs nothing but sd-bus. Not installed.
+ *
+ *   mb-bus-call ADDRESS PATH INTERFACE METHOD [ARG...]
+ *
+ * ARGs, appended in order:
+ *   s:TEXT  o:PATH  u:N  t:N  b:true|false
+ *   h<FILE  h>FILE         a file descriptor: FILE opened for reading, or
+ *                          created/truncated for writing
+ *   a{sv}:K=T:V,...        a dictionary of variants, T one of s, t, u, b;
+ *                          "a{sv}:" alone is the empty dictionary
+ *
+ * Prints "ok" then the reply's first argument when it is a basic type, or
+ * the error name then its message, one per line. Exit status: 0 for a
+ * method return, 1 for an error reply, 2 for a usage error or no bus.
+ * MB_BUS_CALL_TIMEOUT_SEC bounds the call (default 60).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-bus.h>
+#include <unistd.h>
+
+#include "macro.h"
+
+static int usage(const char *what) {
+        fprintf(stderr, "mb-bus-call: %s\nUsage: mb-bus-call ADDRESS PATH INTERFACE METHOD [ARG...]\n", what);
+        return 2;
+}
+
+static int append_basic(sd_bus_message *m, char type, const char *v) {
+        char *end;
+
+        switch (type) {
+        case 's':
+        case 'o':
+                return sd_bus_message_append_basic(m, type, v);
+        case 'u': {
+                unsigned long n = strtoul(v, &end, 0);
+                uint32_t u = (uint32_t) n;
+                if (*end || n > UINT32_MAX)
+                        return -EINVAL;
+                return sd_bus_message_append_basic(m, 'u', &u);
+        }
+        case 't': {
+                uint64_t t = strtoull(v, &end, 0);
+                if (*end)
+                        return -EINVAL;
+                return sd_bus_message_append_basic(m, 't', &t);
+        }
+        case 'b': {
+                int b;
+                if (strcmp(v, "true") == 0)
+                        b = 1;
+                else if (strcmp(v, "false") == 0)
+                        b = 0;
+                else
+                        return -EINVAL;
+                return sd_bus_message_append_basic(m, 'b', &b);
+        }
+        default:
+                return -EINVAL;
+        }
+}
+
+/* K=T:V,K=T:V... */
+static int append_dict(sd_bus_message *m, const char *spec) {
+        _cleanup_free_ char *copy = strdup(spec);
+        char *save = NULL;
+        int r;
+
+        if (!copy)
+                return -ENOMEM;
+        r = sd_bus_message_open_container(m, 'a', "{sv}");
+        for (char *item = strtok_r(copy, ",", &save); r >= 0 && item; item = strtok_r(NULL, ",", &save)) {
+                char *eq = strchr(item, '=');
+                char contents[2] = "";
+
+                if (!eq || !eq[1] || eq[2] != ':') {
+                        r = -EINVAL;
+                        break;
+                }
+                *eq = '\0';
+                contents[0] = eq[1];
+                r = sd_bus_message_open_container(m, 'e', "sv");
+                if (r >= 0)
+                        r = sd_bus_message_append_basic(m, 's', item);
+                if (r >= 0)
+                        r = sd_bus_message_open_container(m, 'v', contents);
+                if (r >= 0)
+                        r = append_basic(m, eq[1], eq + 3);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(m);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(m);
+        }
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        return r;
+}
+
+static int append_arg(sd_bus_message *m, const char *arg) {
+        if (strncmp(arg, "h<", 2) == 0 || strncmp(arg, "h>", 2) == 0) {
+                _cleanup_close_ int fd = arg[1] == '<' ?
+                        open(arg + 2, O_RDONLY | O_CLOEXEC) :
+                        open(arg + 2, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+                if (fd < 0)
+                        return -errno;
+                return sd_bus_message_append_basic(m, 'h', &fd); /* sd-bus keeps a copy */
+        }
+        if (strncmp(arg, "a{sv}:", 6) == 0)
+                return append_dict(m, arg + 6);
+        if (strlen(arg) < 2 || arg[1] != ':')
+                return -EINVAL;
+        return append_basic(m, arg[0], arg + 2);
+}
+
+static void print_first(sd_bus_message *reply) {
+        char type;
+        const char *contents;
+        union {
+                const char *s;
+                uint32_t u;
+                uint64_t t;
+                int b;
+        } v;
+
+        if (sd_bus_message_peek_type(reply, &type, &contents) <= 0)
+                return;
+        switch (type) {
+        case 's':
+        case 'o':
+                if (sd_bus_message_read_basic(reply, type, &v.s) >= 0)
+                        printf("%s\n", v.s);
+                break;
+        case 'u':
+                if (sd_bus_message_read_basic(reply, type, &v.u) >= 0)
+                        printf("%" PRIu32 "\n", v.u);
+                break;
+        case 't':
+                if (sd_bus_message_read_basic(reply, type, &v.t) >= 0)
+                        printf("%" PRIu64 "\n", v.t);
+                break;
+        case 'b':
+                if (sd_bus_message_read_basic(reply, type, &v.b) >= 0)
+                        printf("%s\n", v.b ? "true" : "false");
+                break;
+        default:
+                break;
+        }
+}
+
+int main(int argc, char *argv[]) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        const char *timeout = getenv("MB_BUS_CALL_TIMEOUT_SEC");
+        int r;
+
+        if (argc < 5)
+                return usage("missing arguments");
+        r = sd_bus_new(&bus);
+        if (r >= 0)
+                r = sd_bus_set_address(bus, argv[1]);
+        if (r >= 0)
+                r = sd_bus_set_bus_client(bus, 1);
+        if (r >= 0)
+                r = sd_bus_negotiate_fds(bus, 1);
+        if (r >= 0)
+                r = sd_bus_start(bus);
+        if (r < 0) {
+                fprintf(stderr, "mb-bus-call: cannot connect to %s: %s\n", argv[1], strerror(-r));
+                return 2;
+        }
+        r = sd_bus_message_new_method_call(bus, &m, "org.migbroker1", argv[2], argv[3], argv[4]);
+        if (r < 0)
+                return usage("cannot create the call (bad path, interface or method?)");
+        for (int i = 5; i < argc; i++) {
+                r = append_arg(m, argv[i]);
+                if (r < 0) {
+                        fprintf(stderr, "mb-bus-call: argument '%s': %s\n", argv[i], strerror(-r));
+                        return 2;
+                }
+        }
+        r = sd_bus_call(bus, m, (uint64_t) (timeout ? atof(timeout) : 60) * 1000000, &error, &reply);
+        if (r < 0) {
+                printf("%s\n%s\n", error.name ? error.name : "(no name)", error.message ? error.message : strerror(-r));
+                return 1;
+        }
+        printf("ok\n");
+        print_first(reply);
+        return 0;
+}
