@@ -164,7 +164,7 @@ if got != want:
 # policy's (seed=100) from the Close on.
 d1 = [(k, v) for e in map(json.loads, open(sys.argv[1])) if e["bdf"] == d1 for k, v in e.items()
       if k in ("PluginArg", "IsOpen")]
-closed = d1.index(("IsOpen", "false"))
+closed = d1.index(("IsOpen", False))
 args = [v for k, v in d1 if k == "PluginArg"]
 if "seed=100" not in args or [v for k, v in d1[:closed] if k == "PluginArg" and v != "seed=1"] or \
         d1[closed + 1:][:1] != [("PluginArg", "seed=100")]:
