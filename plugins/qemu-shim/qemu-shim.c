@@ -395,6 +395,8 @@ static int stream_call(ShimHandle *h, ShimXferDir dir, uint8_t *buf, uint64_t le
         sv[1] = mb_safe_close(sv[1]);
 
         x = (ShimXfer) { .dir = dir, .fd = sv[0], .buf = buf, .len = len };
+        if (dir == SHIM_XFER_LOAD)
+                shim_raw_hdr_encode(x.hdr, len);
         r = shim_call(h->bus, m, h->timeout_usec, &x, &reply, err, errlen);
         if (r < 0)
                 return r;

@@ -167,8 +167,12 @@ static int reply_error(sd_bus *bus, const sd_bus_error *e, bool past_deadline, c
                 return call_fail(err, errlen, -ECONNRESET, "the broker went away without replying (%s)",
                                  e->message ?: e->name);
         }
-        return call_fail(err, errlen, shim_errno_from_bus_error(e), "%s: %s", shim_error_short_name(e),
-                         e->message ?: "(no message)");
+        return call_fail(err, errlen, shim_errno_from_bus_error(e), "%s: %s%s", shim_error_short_name(e),
+                         e->message ?: "(no message)",
+                         sd_bus_error_has_name(e, SD_BUS_ERROR_SERVICE_UNKNOWN) ||
+                                                 sd_bus_error_has_name(e, SD_BUS_ERROR_NAME_HAS_NO_OWNER)
+                                 ? " (is migbrokerd running?)"
+                                 : "");
 }
 
 int shim_call(sd_bus *bus, sd_bus_message *m, uint64_t timeout_usec, ShimXfer *xfer, sd_bus_message **ret_reply,
