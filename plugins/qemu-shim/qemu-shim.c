@@ -123,7 +123,7 @@ static int device_call(ShimHandle *h, const char *member, sd_bus_message **ret_r
                 if (r < 0)
                         goto fail;
         }
-        return shim_call(h->bus, m, h->timeout_usec, NULL, ret_reply, err, errlen);
+        return shim_call(h->bus, &m, h->timeout_usec, NULL, ret_reply, err, errlen);
 fail:
         (void) snprintf(err, errlen, "cannot build the %s call: %s", member, strerror(-r));
         return r;
@@ -142,7 +142,7 @@ static int device_get_property(ShimHandle *h, const char *name, const char *type
                 (void) snprintf(err, errlen, "cannot build the Get(%s) call: %s", name, strerror(-r));
                 return r;
         }
-        r = shim_call(h->bus, m, h->timeout_usec, NULL, &reply, err, errlen);
+        r = shim_call(h->bus, &m, h->timeout_usec, NULL, &reply, err, errlen);
         if (r < 0)
                 return r;
         r = sd_bus_message_enter_container(reply, 'v', type);
@@ -166,7 +166,7 @@ static int find_device(ShimHandle *h, const char *devid, char *err, size_t errle
                 (void) snprintf(err, errlen, "cannot build the GetDevice call: %s", strerror(-r));
                 return r;
         }
-        r = shim_call(h->bus, m, h->timeout_usec, NULL, &reply, err, errlen);
+        r = shim_call(h->bus, &m, h->timeout_usec, NULL, &reply, err, errlen);
         if (r < 0)
                 return r;
         r = sd_bus_message_read(reply, "o", &path);
@@ -397,7 +397,7 @@ static int stream_call(ShimHandle *h, ShimXferDir dir, uint8_t *buf, uint64_t le
         x = (ShimXfer) { .dir = dir, .fd = sv[0], .buf = buf, .len = len };
         if (dir == SHIM_XFER_LOAD)
                 shim_raw_hdr_encode(x.hdr, len);
-        r = shim_call(h->bus, m, h->timeout_usec, &x, &reply, err, errlen);
+        r = shim_call(h->bus, &m, h->timeout_usec, &x, &reply, err, errlen);
         if (r < 0)
                 return r;
         r = sd_bus_message_read(reply, "t", &bytes);

@@ -175,7 +175,7 @@ static int reply_error(sd_bus *bus, const sd_bus_error *e, bool past_deadline, c
                                  : "");
 }
 
-int shim_call(sd_bus *bus, sd_bus_message *m, uint64_t timeout_usec, ShimXfer *xfer, sd_bus_message **ret_reply,
+int shim_call(sd_bus *bus, sd_bus_message **m, uint64_t timeout_usec, ShimXfer *xfer, sd_bus_message **ret_reply,
               char *err, size_t errlen) {
         _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
         _cleanup_(shim_reply_clear) ShimReply rep = {};
@@ -185,7 +185,11 @@ int shim_call(sd_bus *bus, sd_bus_message *m, uint64_t timeout_usec, ShimXfer *x
 
         if (err && errlen > 0)
                 err[0] = '\0';
-        r = sd_bus_call_async(bus, &slot, m, on_reply, &rep, timeout_usec + SHIM_CALL_SLACK_USEC);
+        r = sd_bus_call_async(bus, &slot, *m, on_reply, &rep, timeout_usec + SHIM_CALL_SLACK_USEC);
+        /* The bus holds its own reference until the message is written; ours
+         * would keep the broker's end of a stream socket open here, and a
+         * broker that closes its end early would never show as EOF or EPIPE. */
+        *m = sd_bus_message_unref(*m);
         if (r < 0)
                 return call_fail(err, errlen, r, "cannot send the call: %s%s", strerror(-r),
                                  r == -ENOTCONN ? " (the connection to the bus was lost earlier)" : "");

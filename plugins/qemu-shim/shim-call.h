@@ -35,12 +35,14 @@ typedef struct ShimXfer {
 } ShimXfer;
 
 /*
- * Sends m (a method call), then waits for its reply until timeout_usec have
- * passed since the call, running xfer (if not NULL) meanwhile. On success
+ * Sends *m (a method call) and drops the caller's reference (*m = NULL), so
+ * that a descriptor in it is closed in this process once sent; then waits
+ * for the reply until timeout_usec have passed since the call, running xfer
+ * (if not NULL) meanwhile. On success
  * returns 0 and the reply in *ret_reply (if not NULL). On failure returns a
  * negative errno (the broker's error mapped by shim_errno_from_bus_error(),
  * -ETIMEDOUT for the deadline, -ECONNRESET for a lost broker or bus, -EIO
  * for a transfer that did not match) and one line in err.
  */
-int shim_call(sd_bus *bus, sd_bus_message *m, uint64_t timeout_usec, ShimXfer *xfer, sd_bus_message **ret_reply,
+int shim_call(sd_bus *bus, sd_bus_message **m, uint64_t timeout_usec, ShimXfer *xfer, sd_bus_message **ret_reply,
               char *err, size_t errlen);
