@@ -10,9 +10,11 @@
 #     only and with a pre-copy round; timings of a 16 MiB save both ways;
 #  4. failures: init on unmanaged, absent, unopened and other-owner devices and
 #     with bad arguments; set_state(5..8) is -EINVAL; save of more than
-#     pending is -EIO; load into a running device fails without SIGPIPE; a
-#     frozen broker makes every op fail at the timeout, a killed broker or bus
-#     at once; no descriptor leaks; one cycle under valgrind when it is there.
+#     pending is -EIO; load into a running device fails without SIGPIPE; the
+#     VMM user gets -EACCES unless its command line carries the owner's -uuid
+#     (as root only); a frozen broker makes every op fail at the timeout, a
+#     killed broker or bus at once; no descriptor leaks; one cycle under
+#     valgrind when it is there.
 . "$MB_SRCDIR/tests/integration/lib.sh"
 
 SHIM="$MB_BUILDDIR/plugins/qemu-shim/.libs/migbroker-qemu-shim.so"
@@ -35,7 +37,8 @@ mb_start_agent IDA --function $F3 --function $F7 --function $F5 --state-size $SI
 mb_start_agent IDB --function $F3 --function $F7 --state-size $SIZE --seed 99
 mb_start_agent FAIL --function $F4 --state-size 256K --seed 5
 
-# policy FILE RULE...: a policy whose rules are "BDF=AGENT".
+# policy FILE RULE...: a policy whose rules are "BDF=AGENT"; VMM user 'daemon'.
+VMM_USER=daemon
 policy() {
         file=$1
         shift
@@ -43,6 +46,7 @@ policy() {
 version: 1
 settings:
   worker-user: $(mb_worker_user)
+  vmm-user: $VMM_USER
   op-timeout-ms: 10000
 plugins:
   simdev:
@@ -222,6 +226,25 @@ if command -v valgrind >/dev/null 2>&1; then
         mb_log "valgrind: no error, no definite leak over init, $CYCLE, cleanup"
 else
         mb_log "valgrind not installed: skipped the memcheck run"
+fi
+
+# The VMM user may drive a device only from the QEMU of the domain that claimed
+# it (its command line carries -uuid OWNER); shim-ops plays that QEMU.
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1 && id "$VMM_USER" >/dev/null 2>&1; then
+        chmod 755 "$MB_TMP" # the bus socket lies below it
+        as_vmm() { setpriv --reuid="$VMM_USER" --regid="$VMM_USER" --clear-groups "$OPS" "$SHIM" $F4 "$FARG" "$@"; }
+        as_vmm get_state update_pending -uuid $OWNER >"$MB_TMP/auth-ok.out" 2>"$MB_TMP/auth-ok.err" ||
+                { cat "$MB_TMP/auth-ok.out" "$MB_TMP/auth-ok.err"; mb_fail "shim-ops as $VMM_USER failed"; }
+        expect_op "$MB_TMP/auth-ok.out" update_pending 0 1000
+        as_vmm get_state update_pending -uuid $OTHER >"$MB_TMP/auth-no.out" 2>"$MB_TMP/auth-no.err" ||
+                { cat "$MB_TMP/auth-no.out" "$MB_TMP/auth-no.err"; mb_fail "shim-ops as $VMM_USER failed"; }
+        expect_op "$MB_TMP/auth-no.out" get_state 0 1000 # properties are open to all
+        expect_op "$MB_TMP/auth-no.out" update_pending -13 1000
+        grep -q "RefreshPending: AccessDenied: uid $(id -u "$VMM_USER") may not call RefreshPending" "$MB_TMP/auth-no.err" ||
+                { cat "$MB_TMP/auth-no.err"; mb_fail "no AccessDenied message"; }
+        mb_log "VMM user: allowed from the owner's QEMU, AccessDenied (-EACCES) from another domain's"
+else
+        mb_log "not root (or no setpriv, no user $VMM_USER): skipped the VMM-user authorization check"
 fi
 
 # gone OPSFILE ACTION: init while the broker serves, ACTION, then every op.

@@ -10,6 +10,8 @@
  *
  * OP: get_state | update_pending | set_state=N | save=LEN | load=LEN |
  *     ready=FILE (write "ready" to FILE) | wait=FILE (wait up to 60 s until it exists)
+ * "-uuid UUID" anywhere among the ops is skipped: it only puts the domain's
+ * UUID on the command line, where the broker looks for the owning QEMU's.
  * Prints "OP r=R ms=T [value=V]" per op, "init failed" if init returns NULL,
  * and "fds before=N after=M" (open descriptors before init and after cleanup
  * and dlclose). Exit status: 0 all ops ran (whatever they returned), 1 init
@@ -149,11 +151,16 @@ int main(int argc, char **argv) {
         if (!h) {
                 ret = 1;
         } else {
-                for (int i = 4; i < argc; i++)
+                for (int i = 4; i < argc; i++) {
+                        if (strcmp(argv[i], "-uuid") == 0) {
+                                i++;
+                                continue;
+                        }
                         if (run_op(ops, h, argv[i]) < 0) {
                                 ret = 2;
                                 break;
                         }
+                }
                 printf("cleanup r=%d\n", ops->cleanup ? ops->cleanup(h) : 0);
         }
         (void) dlclose(dl);
