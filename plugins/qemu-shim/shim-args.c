@@ -70,83 +70,82 @@ int shim_args_parse(const char *arg, ShimArgs *ret, char *err, size_t errlen) {
         if (!p || !*p)
                 return 0;
 
-        while (*p) {
-                const char *eq, *end;
+        for (;;) {
+                const char *eq = strchr(p, '='), *end = strchr(p, ',');
+                const char *v = eq ? eq + 1 : NULL;
                 size_t klen, vlen;
 
-                eq = strchr(p, '=');
-                end = strchr(p, ',');
                 if (!eq || (end && end < eq)) {
                         size_t n = end ? (size_t) (end - p) : strlen(p);
-                        shim_args_done(&a);
-                        return args_fail(err, errlen, "'%.*s' is not KEY=VALUE", (int) MB_MIN(n, (size_t) 64), p);
+                        r = args_fail(err, errlen, "'%.*s' is not KEY=VALUE", (int) MB_MIN(n, (size_t) 64), p);
+                        goto fail;
                 }
                 klen = (size_t) (eq - p);
 
                 if (klen == 3 && strncmp(p, "bus", 3) == 0) {
-                        const char *v = eq + 1;
-
+                        /* The value runs to the end: D-Bus addresses have commas. */
                         if (!*v) {
-                                shim_args_done(&a);
-                                return args_fail(err, errlen, "bus= needs a D-Bus address or 'system'");
+                                r = args_fail(err, errlen, "bus= needs a D-Bus address or 'system'");
+                                goto fail;
                         }
-                        if (strcmp(v, "system") != 0) {
-                                if (!strchr(v, ':')) {
-                                        shim_args_done(&a);
-                                        return args_fail(err, errlen,
-                                                         "bus=%.64s is neither 'system' nor a D-Bus address "
-                                                         "(TRANSPORT:KEY=VALUE,...)", v);
-                                }
-                                a.bus_address = strdup(v);
-                                if (!a.bus_address) {
-                                        shim_args_done(&a);
-                                        return -ENOMEM;
-                                }
+                        if (strcmp(v, "system") == 0)
+                                break;
+                        if (!strchr(v, ':')) {
+                                r = args_fail(err, errlen,
+                                              "bus=%.64s is neither 'system' nor a D-Bus address "
+                                              "(TRANSPORT:KEY=VALUE,...)", v);
+                                goto fail;
                         }
-                        break; /* bus= runs to the end */
+                        a.bus_address = strdup(v);
+                        if (!a.bus_address) {
+                                r = -ENOMEM;
+                                goto fail;
+                        }
+                        break;
                 }
 
-                vlen = end ? (size_t) (end - eq - 1) : strlen(eq + 1);
+                vlen = end ? (size_t) (end - v) : strlen(v);
                 if (klen == 10 && strncmp(p, "timeout-ms", 10) == 0) {
                         if (seen_timeout) {
-                                shim_args_done(&a);
-                                return args_fail(err, errlen, "timeout-ms= given twice");
+                                r = args_fail(err, errlen, "timeout-ms= given twice");
+                                goto fail;
                         }
                         seen_timeout = true;
-                        r = parse_timeout(eq + 1, vlen, &a.timeout_ms);
-                        if (r < 0) {
-                                shim_args_done(&a);
-                                return args_fail(err, errlen, "timeout-ms=%.*s: expected %u..%u milliseconds",
-                                                 (int) MB_MIN(vlen, (size_t) 32), eq + 1, SHIM_TIMEOUT_MS_MIN,
-                                                 SHIM_TIMEOUT_MS_MAX);
+                        if (parse_timeout(v, vlen, &a.timeout_ms) < 0) {
+                                r = args_fail(err, errlen, "timeout-ms=%.*s: expected %u..%u milliseconds",
+                                              (int) MB_MIN(vlen, (size_t) 32), v, SHIM_TIMEOUT_MS_MIN,
+                                              SHIM_TIMEOUT_MS_MAX);
+                                goto fail;
                         }
                 } else if (klen == 5 && strncmp(p, "owner", 5) == 0) {
                         if (a.has_owner) {
-                                shim_args_done(&a);
-                                return args_fail(err, errlen, "owner= given twice");
+                                r = args_fail(err, errlen, "owner= given twice");
+                                goto fail;
                         }
-                        r = parse_uuid(eq + 1, vlen, a.owner);
-                        if (r < 0) {
-                                shim_args_done(&a);
-                                return args_fail(err, errlen, "owner=%.*s is not a UUID", (int) MB_MIN(vlen, (size_t) 64),
-                                                 eq + 1);
+                        if (parse_uuid(v, vlen, a.owner) < 0) {
+                                r = args_fail(err, errlen, "owner=%.*s is not a UUID",
+                                              (int) MB_MIN(vlen, (size_t) 64), v);
+                                goto fail;
                         }
                         a.has_owner = true;
                 } else {
-                        shim_args_done(&a);
-                        return args_fail(err, errlen, "unknown option '%.*s' (known: timeout-ms, owner, bus)",
-                                         (int) MB_MIN(klen, (size_t) 32), p);
+                        r = args_fail(err, errlen, "unknown option '%.*s' (known: timeout-ms, owner, bus)",
+                                      (int) MB_MIN(klen, (size_t) 32), p);
+                        goto fail;
                 }
 
                 if (!end)
                         break;
                 p = end + 1;
                 if (!*p) {
-                        shim_args_done(&a);
-                        return args_fail(err, errlen, "trailing ','");
+                        r = args_fail(err, errlen, "trailing ','");
+                        goto fail;
                 }
         }
 
         *ret = a;
         return 0;
+fail:
+        shim_args_done(&a);
+        return r;
 }
