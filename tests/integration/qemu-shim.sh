@@ -286,7 +286,7 @@ done
 MB_BROKER_LOG_LEVEL=info mb_start_broker F "$MB_TMP/policy-F.yaml"
 mb_ctl F claim $F4 --owner $OWNER
 mb_ctl F open $F4 --owner $OWNER
-gone "$MB_TMP/nobus.out" 'kill -KILL $BUS_F_PID'
+gone "$MB_TMP/nobus.out" 'kill -KILL $BUS_F_PID; wait $BUS_F_PID 2>/dev/null'
 for op in $ALL_OPS; do
         r=$(op_field "$MB_TMP/nobus.out" $op r)
         [ "${r:-0}" -lt 0 ] || { cat "$MB_TMP/nobus.out"; mb_fail "$op succeeded without a bus"; }
