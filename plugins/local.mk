@@ -10,6 +10,7 @@ PLUGIN_EXPORT_FLAGS = \
 include plugins/simdev/local.mk
 include plugins/testing/local.mk
 include plugins/template/local.mk
+include plugins/qemu-shim/local.mk
 include tests/integration/simdev.mk
 
 # The top Makefile.am deletes installed plugins' .la files (plugins-remove-la),

@@ -27,3 +27,4 @@ EXTRA_DIST += tests/integration/vmstate-qemu.sh tests/integration/qmp.py
 TESTS += tests/integration/broker-libvirt.sh
 EXTRA_DIST += tests/integration/broker-libvirt.sh
 include tests/integration/broker.mk
+include tests/integration/qemu-shim.mk

@@ -107,3 +107,12 @@ tests_unit_test_worker_plugin_LDADD = common/libmbcore.la $(UNIT_LIBS) $(DL_LIBS
 tests_unit_test_fd_util_SOURCES = tests/unit/test-fd-util.c
 tests_unit_test_fd_util_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_fd_util_LDADD = common/libmbcore.la $(UNIT_LIBS)
+
+# ---- qemu shim (plugins/qemu-shim) ------------------------------------------------
+check_PROGRAMS += tests/unit/test-qemu-shim
+TESTS += tests/unit/test-qemu-shim
+UNIT_TESTS += tests/unit/test-qemu-shim
+tests_unit_test_qemu_shim_SOURCES = tests/unit/test-qemu-shim.c
+tests_unit_test_qemu_shim_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/qemu-shim
+tests_unit_test_qemu_shim_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_qemu_shim_LDADD = plugins/qemu-shim/libshimcore.la $(UNIT_LIBS) $(SYSTEMD_LIBS)
