@@ -308,7 +308,9 @@ static int parse_metadata(Parse *p, const xmlNode *metadata, char **ret_error) {
                 for (const xmlNode *d = c->children; d; d = d->next) {
                         if (d->type != XML_ELEMENT_NODE)
                                 continue;
-                        if (!in_our_ns(d)) {
+                        /* virsh metadata --set puts every element in our namespace; an unprefixed
+                         * <device> written by hand inside ours is meant as ours too */
+                        if (!in_our_ns(d) && d->ns) {
                                 g_autofree char *what = display_name(d);
                                 g_ptr_array_add(p->notes,
                                                 g_strdup_printf("line %d: %s in the migbroker metadata is in another "

@@ -217,7 +217,7 @@ int hook_action_run(const HookAction *a, const HookDomain *d, const char *guest,
                         log_dev_warning(dev->bdf, "cannot %s it for %s (%s): %s", a->what, guest, d->uuid, what);
                         failed++;
                         if (hook_error_unreachable(r, &e)) {
-                                log_warning("migbrokerd is unreachable: %u device(s) not handled",
+                                log_warning("migbrokerd is unreachable: the other %u device(s) were not tried",
                                             d->devices->len - i - 1);
                                 break;
                         }
@@ -260,7 +260,7 @@ int hook_action_run(const HookAction *a, const HookDomain *d, const char *guest,
                 if (device_failed) {
                         failed++;
                         if (hook_error_unreachable(r, &e)) {
-                                log_warning("migbrokerd is unreachable: %u device(s) not handled",
+                                log_warning("migbrokerd is unreachable: the other %u device(s) were not tried",
                                             d->devices->len - i - 1);
                                 break;
                         }

@@ -284,6 +284,17 @@ static void test_documents(void **state) {
                 assert_device(d, 0, "0000:3b:00.1", "v", false, true, 5);
         }
         {
+                /* an unprefixed <device> in our <mb:devices> is ours; one of another namespace is not */
+                static const char mixed[] =
+                        "<domain>\n<uuid>" UUID "</uuid>\n<metadata>\n<mb:devices xmlns:mb='" HOOK_METADATA_NS "'>\n"
+                        "<device bdf='0000:3b:00.1'/>\n<x:device xmlns:x='urn:x' bdf='0000:3b:00.2'/>\n"
+                        "</mb:devices>\n</metadata>\n</domain>\n";
+                g_autoptr(HookDomain) d = parse_text(mixed);
+                assert_int_equal(d->devices->len, 1);
+                assert_device(d, 0, "0000:3b:00.1", NULL, false, true, 5);
+                assert_notes(d, "line 6: <x:device> in the migbroker metadata is in another namespace: ignored", NULL);
+        }
+        {
                 /* the buffer is taken by length, not up to a NUL */
                 g_autoptr(HookDomain) d = NULL;
                 g_autofree char *error = NULL;
