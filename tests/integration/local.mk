@@ -13,3 +13,4 @@ EXTRA_DIST += \
 	tests/integration/worker-roundtrip.sh \
 	tests/integration/worker-faults.sh \
 	tests/integration/worker-privileges.sh
+include tests/integration/hook.mk
