@@ -17,6 +17,7 @@ hooks_migbroker_hook_SOURCES = hooks/hook-main.c
 hooks_migbroker_hook_CFLAGS = $(AM_CFLAGS) $(XML_CFLAGS) $(SYSTEMD_CFLAGS) $(GLIB_CFLAGS)
 hooks_migbroker_hook_LDADD = $(HOOK_LIBS)
 
+dist_man_MANS += man/migbroker-hook.8
 dist_doc_DATA += data/hook.conf.example
 
 # libvirtd runs every executable of hooks/qemu.d/ (after hooks/qemu) in
