@@ -140,7 +140,9 @@ hook "$DOMAIN" migrate begin
 expect_ok "migrate begin"
 expect_both IncomingOwner "$UUID" "after migrate begin"
 expect_both Owner "" "after migrate begin"
-mb_ctl H show "$UNM" >/dev/null 2>&1 && mb_fail "$UNM became a device object"
+for f in $UNM $ABS; do
+        mb_ctl H show "$f" >/dev/null 2>&1 && mb_fail "$f became a device object"
+done
 
 hook "$DOMAIN" prepare begin
 expect_ok "prepare begin"
@@ -204,11 +206,14 @@ expect_fail "migrate begin, metadata device not managed" \
 # ---- 4. a hung broker: every call bounded --------------------------------------------------------
 write_conf "bus = $MB_BUS_H" "timeout-ms = 400"
 eval "BROKER_PID=\$MB_BROKER_PID_H"
+# a stopped broker would not die of mb_cleanup's SIGTERM: continue it first, whatever happens
+trap 'rc=$?; kill -CONT "$BROKER_PID" 2>/dev/null; (exit $rc); mb_cleanup' EXIT
 kill -STOP "$BROKER_PID"
 hook "$DOMAIN" reconnect begin
 RECONNECT_RC=$RC RECONNECT_MS=$MS
 hook "$DOMAIN" prepare begin
 kill -CONT "$BROKER_PID"
+trap mb_cleanup EXIT
 [ "$RECONNECT_RC" = 0 ] || mb_fail "reconnect begin with a hung broker: exit $RECONNECT_RC"
 [ "$RECONNECT_MS" -lt 3000 ] || mb_fail "reconnect begin with a hung broker took $RECONNECT_MS ms (timeout 400 ms)"
 expect_fail "prepare begin, hung broker" "migbroker: $SIM: NoReply: no reply from migbrokerd to GetDevice within 400 ms"
