@@ -69,12 +69,22 @@ const HookDevice *hook_domain_find(const HookDomain *d, const char *bdf) {
         return NULL;
 }
 
+/* Errors become the hook's one line on standard error: no control
+ * characters (libxml2's messages span lines; &#10; puts a newline into an
+ * attribute value). */
+static char *one_line(char *s) {
+        for (char *p = s; *p; p++)
+                if ((unsigned char) *p < ' ' || *p == 0x7f)
+                        *p = ' ';
+        return g_strstrip(s);
+}
+
 static int fail(char **ret_error, int r, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 static int fail(char **ret_error, int r, const char *fmt, ...) {
         va_list ap;
 
         va_start(ap, fmt);
-        *ret_error = g_strdup_vprintf(fmt, ap);
+        *ret_error = one_line(g_strdup_vprintf(fmt, ap));
         va_end(ap);
         return r;
 }
@@ -453,7 +463,7 @@ static void on_xml_error(void *userdata, xmlErrorPtr e) {
 
         if (first->message || !e || e->level < XML_ERR_ERROR)
                 return;
-        first->message = g_strstrip(g_strdup(e->message ?: "unknown libxml2 error"));
+        first->message = one_line(g_strdup(e->message ?: "unknown libxml2 error"));
         first->line = e->line;
 }
 
@@ -461,7 +471,7 @@ static char *xml_error_text(const FirstError *first, const xmlError *last) {
         if (first->message)
                 return g_strdup_printf("malformed domain XML: line %d: %s", first->line, first->message);
         if (last && last->message) {
-                g_autofree char *msg = g_strstrip(g_strdup(last->message));
+                g_autofree char *msg = one_line(g_strdup(last->message));
                 return g_strdup_printf("malformed domain XML: line %d: %s", last->line, msg);
         }
         return g_strdup("malformed domain XML: unknown libxml2 error");

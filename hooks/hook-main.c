@@ -59,9 +59,13 @@ static void help(void) {
 /* The failure line: standard error always (libvirt shows it), the journal too
  * when it is there (otherwise standard error is the log). */
 static void report(const Context *c, const char *msg) {
+        g_autofree char *line = g_strdup(msg);
+
+        /* one line, whatever the broker's message held */
+        g_strdelimit(line, "\n\r\t", ' ');
         if (c->journal)
-                log_error("%s %s %s: %s", c->guest, c->op, c->subop, msg);
-        fprintf(stderr, "migbroker: %s\n", msg);
+                log_error("%s %s %s: %s", c->guest, c->op, c->subop, line);
+        fprintf(stderr, "migbroker: %s\n", line);
         fflush(stderr);
 }
 

@@ -257,6 +257,9 @@ static void test_documents(void **state) {
         static const char long_id_fmt[] = "<domain><uuid>" UUID "</uuid><metadata><d:devices xmlns:d='" HOOK_METADATA_NS
                                           "'><d:device bdf='0000:3b:00.1' vmstate-id='%s'/></d:devices></metadata>"
                                           "</domain>";
+        static const char newline_bdf[] = "<domain><metadata><d:devices xmlns:d='" HOOK_METADATA_NS "'>"
+                                          "<d:device bdf='0000:3b&#10;:00.1'/></d:devices></metadata></domain>";
+        static const char not_utf8[] = "<domain>\n<name>\xe0\xc3\x9a\x92</name>\n</domain>\n";
         g_autofree char *id = g_strnfill(HOOK_VMSTATE_ID_MAX + 1, 'x');
         g_autofree char *long_id = g_strdup_printf(long_id_fmt, id);
 
@@ -269,6 +272,12 @@ static void test_documents(void **state) {
         assert_parse_error(unknown_top, strlen(unknown_top), -EINVAL,
                            "line 3: unknown element <mb:device> in namespace " HOOK_METADATA_NS " (expected devices)");
         assert_parse_error(long_id, strlen(long_id), -EINVAL, "line 1: vmstate-id is longer than 255 characters");
+        /* every error is one line: it becomes the hook's line on standard error */
+        assert_parse_error(newline_bdf, strlen(newline_bdf), -EINVAL,
+                           "line 1: <d:device> bdf '0000:3b :00.1' is not a PCI address (DDDD:BB:SS.F)");
+        assert_parse_error(not_utf8, strlen(not_utf8), -EBADMSG,
+                           "malformed domain XML: line 2: Input is not proper UTF-8, indicate encoding ! "
+                           "Bytes: 0xE0 0xC3 0x9A 0x92");
 
         {
                 /* a domain without devices needs no valid UUID: nothing is asked of the broker */
