@@ -39,3 +39,8 @@ uninstall_hooks += hooks-uninstall-link
 AM_DISTCHECK_CONFIGURE_FLAGS = --with-libvirt-hookdir=$$dc_install_base/etc/libvirt/hooks
 
 include tests/unit/hook.mk
+
+# libFuzzer target (make fuzz; tests/fuzz/local.mk): the domain XML parser.
+FUZZ_TARGETS += domain-xml:hooks/domain-xml.c,common/bdf.c
+FUZZ_CFLAGS += $(XML_CFLAGS) -I$(top_srcdir)/hooks
+FUZZ_LIBS += $(XML_LIBS)
