@@ -165,12 +165,85 @@ static bool already_released(const HookAction *a, HookMethod m, const sd_bus_err
                has_error(e, MB_ENOTCLAIMED);
 }
 
+typedef enum Outcome {
+        OUTCOME_DONE,
+        OUTCOME_SKIPPED, /* a hostdev the broker does not manage */
+        OUTCOME_FAILED,  /* logged; the row goes on (HOOK_FAIL_LOG) */
+        OUTCOME_FATAL,   /* *failure set; the row stops */
+} Outcome;
+
+/* One device: GetDevice, then the row's methods in order. *unreachable
+ * tells the caller not to try the other devices. */
+static Outcome run_device(const HookAction *a, const HookDomain *d, const HookDevice *dev, const char *guest,
+                          const HookBrokerOps *ops, void *userdata, GPtrArray *claimed, char **failure,
+                          bool *unreachable) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        g_autofree char *path = NULL;
+        Outcome outcome = OUTCOME_DONE;
+        int r;
+
+        r = ops->get_device(userdata, dev->bdf, &path, &e);
+        if (r < 0 && skip_unmanaged(dev, &e)) {
+                log_dev_debug(dev->bdf, "hostdev not managed by migbroker (%s: %s): skipped", error_name(r, &e),
+                              e.message ?: "");
+                return OUTCOME_SKIPPED;
+        }
+        if (r < 0) {
+                const char *suffix = dev->metadata ? " (declared in the domain's metadata)" : NULL;
+                g_autofree char *what = NULL;
+
+                *unreachable = hook_error_unreachable(r, &e);
+                if (a->on_failure != HOOK_FAIL_LOG) {
+                        *failure = describe(dev->bdf, r, &e, suffix);
+                        return OUTCOME_FATAL;
+                }
+                what = describe_error(dev->bdf, r, &e, suffix);
+                log_dev_warning(dev->bdf, "cannot %s it for %s (%s): %s", a->what, guest, d->uuid, what);
+                return OUTCOME_FAILED;
+        }
+
+        for (unsigned k = 0; k < a->n_methods; k++) {
+                HookMethod m = a->methods[k];
+                g_autofree char *what = NULL;
+
+                sd_bus_error_free(&e);
+                r = ops->call(userdata, dev->bdf, path, m, d->uuid, &e);
+                if (r >= 0) {
+                        log_dev_info(dev->bdf, "%s for %s (%s): done", hook_method_name(m), guest, d->uuid);
+                        if (m == HOOK_METHOD_CLAIM && a->on_failure == HOOK_FAIL_ROLLBACK_EXIT) {
+                                Claimed *c = g_new0(Claimed, 1);
+                                c->dev = dev;
+                                c->path = g_strdup(path);
+                                g_ptr_array_add(claimed, c);
+                        }
+                        continue;
+                }
+                if (already_released(a, m, &e)) {
+                        log_dev_debug(dev->bdf, "%s for %s: not claimed by it (already released)",
+                                      hook_method_name(m), d->uuid);
+                        continue;
+                }
+                *unreachable = hook_error_unreachable(r, &e);
+                if (a->on_failure != HOOK_FAIL_LOG) {
+                        *failure = describe(dev->bdf, r, &e, NULL);
+                        return OUTCOME_FATAL;
+                }
+                what = describe_error(dev->bdf, r, &e, NULL);
+                log_dev_warning(dev->bdf, "%s for %s (%s) failed: %s", hook_method_name(m), guest, d->uuid, what);
+                outcome = OUTCOME_FAILED;
+                if (*unreachable)
+                        break; /* Release after a Close that got no reply would wait as long */
+        }
+        return outcome;
+}
+
 int hook_action_run(const HookAction *a, const HookDomain *d, const char *guest, const HookBrokerOps *ops,
                     void *userdata, char **ret_message) {
         g_autoptr(GPtrArray) claimed = g_ptr_array_new_with_free_func((GDestroyNotify) claimed_free);
         _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
         g_autofree char *failure = NULL;
-        unsigned done = 0, skipped = 0, failed = 0;
+        unsigned counts[OUTCOME_FATAL + 1] = {};
+        bool unreachable = false;
         int r;
 
         g_assert(ret_message);
@@ -192,85 +265,23 @@ int hook_action_run(const HookAction *a, const HookDomain *d, const char *guest,
                 return 1;
         }
 
-        for (guint i = 0; i < d->devices->len && !failure; i++) {
-                const HookDevice *dev = d->devices->pdata[i];
-                g_autofree char *path = NULL;
-                bool device_failed = false;
+        for (guint i = 0; i < d->devices->len; i++) {
+                Outcome o = run_device(a, d, d->devices->pdata[i], guest, ops, userdata, claimed, &failure,
+                                       &unreachable);
 
-                sd_bus_error_free(&e);
-                r = ops->get_device(userdata, dev->bdf, &path, &e);
-                if (r < 0 && skip_unmanaged(dev, &e)) {
-                        log_dev_debug(dev->bdf, "hostdev not managed by migbroker (%s: %s): skipped",
-                                      error_name(r, &e), e.message ?: "");
-                        skipped++;
-                        continue;
-                }
-                if (r < 0) {
-                        const char *suffix = dev->metadata ? " (declared in the domain's metadata)" : NULL;
-                        g_autofree char *what = NULL;
-
-                        if (a->on_failure != HOOK_FAIL_LOG) {
-                                failure = describe(dev->bdf, r, &e, suffix);
-                                break;
-                        }
-                        what = describe_error(dev->bdf, r, &e, suffix);
-                        log_dev_warning(dev->bdf, "cannot %s it for %s (%s): %s", a->what, guest, d->uuid, what);
-                        failed++;
-                        if (hook_error_unreachable(r, &e)) {
-                                log_warning("migbrokerd is unreachable: the other %u device(s) were not tried",
-                                            d->devices->len - i - 1);
-                                break;
-                        }
-                        continue;
-                }
-
-                for (unsigned k = 0; k < a->n_methods; k++) {
-                        HookMethod m = a->methods[k];
-
-                        sd_bus_error_free(&e);
-                        r = ops->call(userdata, dev->bdf, path, m, d->uuid, &e);
-                        if (r >= 0) {
-                                log_dev_info(dev->bdf, "%s for %s (%s): done", hook_method_name(m), guest, d->uuid);
-                                if (m == HOOK_METHOD_CLAIM && a->on_failure == HOOK_FAIL_ROLLBACK_EXIT) {
-                                        Claimed *c = g_new0(Claimed, 1);
-                                        c->dev = dev;
-                                        c->path = g_strdup(path);
-                                        g_ptr_array_add(claimed, c);
-                                }
-                                continue;
-                        }
-                        if (already_released(a, m, &e)) {
-                                log_dev_debug(dev->bdf, "%s for %s: not claimed by it (already released)",
-                                              hook_method_name(m), d->uuid);
-                                continue;
-                        }
-                        if (a->on_failure != HOOK_FAIL_LOG) {
-                                failure = describe(dev->bdf, r, &e, NULL);
-                                break;
-                        }
-                        g_autofree char *what = describe_error(dev->bdf, r, &e, NULL);
-                        log_dev_warning(dev->bdf, "%s for %s (%s) failed: %s", hook_method_name(m), guest, d->uuid,
-                                        what);
-                        device_failed = true;
-                        if (hook_error_unreachable(r, &e))
-                                break;
-                }
-                if (failure)
+                counts[o]++;
+                if (o == OUTCOME_FATAL)
                         break;
-                if (device_failed) {
-                        failed++;
-                        if (hook_error_unreachable(r, &e)) {
-                                log_warning("migbrokerd is unreachable: the other %u device(s) were not tried",
-                                            d->devices->len - i - 1);
-                                break;
-                        }
-                } else
-                        done++;
+                if (unreachable) {
+                        log_warning("migbrokerd is unreachable: the other %u device(s) were not tried",
+                                    d->devices->len - i - 1);
+                        break;
+                }
         }
 
         if (failure) {
-                if (a->on_failure == HOOK_FAIL_ROLLBACK_EXIT) {
-                        if (hook_error_unreachable(r, &e) && claimed->len > 0)
+                if (a->on_failure == HOOK_FAIL_ROLLBACK_EXIT && claimed->len > 0) {
+                        if (unreachable)
                                 log_warning("migbrokerd is unreachable: %u device(s) stay claimed by %s",
                                             claimed->len, d->uuid);
                         else
@@ -279,7 +290,7 @@ int hook_action_run(const HookAction *a, const HookDomain *d, const char *guest,
                 *ret_message = g_steal_pointer(&failure);
                 return 1;
         }
-        log_debug("%s of %s (%s): %u device(s) done, %u not managed, %u failed", a->what, guest, d->uuid, done,
-                  skipped, failed);
+        log_debug("%s of %s (%s): %u device(s) done, %u not managed, %u failed", a->what, guest, d->uuid,
+                  counts[OUTCOME_DONE], counts[OUTCOME_SKIPPED], counts[OUTCOME_FAILED]);
         return 0;
 }
