@@ -48,7 +48,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(HookDomain, hook_domain_free)
  * <interface type='hostdev'> under <devices> with a <source><address
  * domain= bus= slot= function=/> (numbers as libvirt reads them: 0x hex,
  * decimal; a missing field is 0, as in libvirt); every <device bdf=...> of
- * the <devices> elements in namespace HOOK_METADATA_NS under <metadata>.
+ * the <devices> elements in namespace HOOK_METADATA_NS under <metadata>
+ * (a <device> without namespace inside them counts too; one of another
+ * namespace is ignored with a note).
  * A hostdev with only a guest <address> (no <source>), and non-PCI hostdevs,
  * are not host PCI devices: ignored with a note. manage="no" removes a BDF.
  */
