@@ -30,6 +30,10 @@ void mb_log_set_level(int level) {
                 log_level = level;
 }
 
+void mb_log_set_journal(int on) {
+        log_to_journal = on < 0 ? -1 : !!on;
+}
+
 int mb_log_get_level(void) {
         return log_level;
 }

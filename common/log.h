@@ -13,6 +13,10 @@
 
 void mb_log_set_ident(const char *ident);
 void mb_log_set_level(int level);
+/* Where messages go: 1 the journal, 0 standard error, -1 (the default) the
+ * journal only when standard error is connected to it (JOURNAL_STREAM). For
+ * programs that must keep standard error for something else (the libvirt hook). */
+void mb_log_set_journal(int on);
 int mb_log_get_level(void);
 /* "err"/"error", "warning", "notice", "info", "debug" or 0..7; -EINVAL otherwise. */
 int mb_log_parse_level(const char *s);

@@ -14,3 +14,4 @@ CLEANFILES += data/migbrokerd.service data/org.migbroker1.service
 
 data/%.service: $(srcdir)/data/%.service.in Makefile
 	$(AM_V_GEN)$(MKDIR_P) data && sed -e 's|@sbindir[@]|$(sbindir)|g' $< > $@
+include hooks/local.mk

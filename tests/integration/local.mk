@@ -28,3 +28,4 @@ TESTS += tests/integration/broker-libvirt.sh
 EXTRA_DIST += tests/integration/broker-libvirt.sh
 include tests/integration/broker.mk
 include tests/integration/qemu-shim.mk
+include tests/integration/hook.mk
