@@ -598,6 +598,9 @@ static int open_session(Checker *c, const char *arg) {
         c->initial_state = v;
         if (!mb_v1_state_valid(v)) {
                 fail(c, "get_state() after init reports %" PRIu32 " (0x%" PRIx32 "), not a v1 state (0..4)", v, v);
+                /* The checks that follow run without it, as if it were broken. */
+                c->broken[OP_GET_STATE] = g_strdup_printf("reported %" PRIu32 " after init in %s", v, c->cur->name);
+                drop_worker(c);
                 return CALL_ABORTED;
         }
         c->state = v;
@@ -1519,7 +1522,10 @@ static void run_check(Checker *c, const char *name, CheckFn fn, const void *arg)
         chk->name = g_strdup(name);
         c->cur = chk;
         c->decided = false;
-        fn(c, arg);
+        if (c->load_refused && fn != check_abi && fn != check_timing)
+                skip(c, "the plugin did not load (see abi.*)");
+        else
+                fn(c, arg);
         if (!c->decided)
                 fail(c, "internal error: the check reached no verdict");
         if (chk->duration_usec == 0)
