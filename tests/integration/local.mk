@@ -13,3 +13,5 @@ EXTRA_DIST += \
 	tests/integration/worker-roundtrip.sh \
 	tests/integration/worker-faults.sh \
 	tests/integration/worker-privileges.sh
+
+include tests/integration/plugin-check.mk
