@@ -66,6 +66,7 @@ static void help(FILE *f) {
               "  -v, --verbose      log what the worker does (stderr)\n"
               "  -h, --help         show this help\n"
               "\n"
+              "The common options --bus and --timeout have no effect here (see --timeout-ms).\n"
               "Exit status: 0 when no check failed, 1 when one did, 2 on a usage error.\n",
               f);
 }

@@ -188,7 +188,15 @@ static const char *v1_name(uint32_t v) {
 
 /* ---- workers -------------------------------------------------------------- */
 
+/* Kills the worker and reaps it (a killed worker is gone within ms): no
+ * zombie, nothing left on the event loop. */
 static void drop_worker(Checker *c) {
+        if (c->worker && mb_worker_alive(c->worker)) {
+                mb_worker_kill(c->worker, NULL);
+                for (unsigned i = 0; i < 50 && mb_worker_alive(c->worker); i++)
+                        if (sd_event_run(c->event, 100 * 1000) < 0)
+                                break;
+        }
         c->worker = mb_worker_unref(c->worker);
         c->has_handle = false;
         c->state_known = false;
