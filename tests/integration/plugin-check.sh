@@ -123,7 +123,7 @@ expect testing-nopeer data.round-trip SKIP "needs --peer-arg"
 while IFS='|' read -r fault check reason; do
         [ -n "$fault" ] || continue
         name="fault-$(echo "$fault" | tr ':=+,' '____')"
-        run "$name" 1 "$MB_TESTING_SO" --bdf "$BDF" --timeout-ms 1000 --iterations 50 \
+        run "$name" 1 "$MB_TESTING_SO" --bdf "$BDF" --timeout-ms 2000 --iterations 50 \
                 --arg "state-size=64K,$fault" --peer-arg "state-size=64K,empty,$fault"
         expect "$name" "$check" FAIL "$reason"
         # The checks that do not need the broken op still ran, in fresh workers.
@@ -132,12 +132,12 @@ done <<'EOF'
 save=segv|data.pending-precopy|crashed: killed by signal SIGSEGV
 save=abort|data.pending-precopy|crashed: killed by signal SIGABRT
 save=fail:ENOSPC|data.pending-precopy|No space left on device
-set_state=hang|states.move.1-0|hung: no reply within 1000 ms
+set_state=hang|states.move.1-0|hung: no reply within 2000 ms
 set_state=fail:EIO|states.move.1-0|Input/output error
 init=fail|lifecycle.init-cleanup|failed (returned NULL)
 init=segv|lifecycle.init-cleanup|crashed: killed by signal SIGSEGV
 update_pending=garbage|data.pending-precopy|implausible
-update_pending=hang|data.pending-precopy|hung: no reply within 1000 ms
+update_pending=hang|data.pending-precopy|hung: no reply within 2000 ms
 get_state=abort|states.initial|crashed: killed by signal SIGABRT
 get_state=garbage|states.initial|not a v1 state
 cleanup=exit:3|lifecycle.init-cleanup|crashed: exited with status 3
