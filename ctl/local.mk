@@ -8,7 +8,14 @@ ctl_migbrokerctl_SOURCES = \
 	ctl/ctl-policy.c ctl/ctl-policy.h \
 	ctl/ctl-device.c ctl/ctl-device.h \
 	ctl/ctl-stream.c ctl/ctl-stream.h \
-	ctl/ctl-monitor.c ctl/ctl-monitor.h
-ctl_migbrokerctl_CPPFLAGS = $(MBPOLICY_CPPFLAGS) -I$(top_srcdir)/ctl
+	ctl/ctl-monitor.c ctl/ctl-monitor.h \
+	ctl/ctl-plugin-check.c ctl/ctl-plugin-check.h \
+	ctl/plugin-conformance.c ctl/plugin-conformance.h \
+	ctl/plugin-abi.c ctl/plugin-abi.h \
+	ctl/v1-moves.c ctl/v1-moves.h \
+	ctl/op-timing.c ctl/op-timing.h \
+	ctl/stream-payload.c ctl/stream-payload.h
+ctl_migbrokerctl_CPPFLAGS = $(MBPOLICY_CPPFLAGS) -I$(top_srcdir)/ctl -I$(top_srcdir)/worker
 ctl_migbrokerctl_CFLAGS = $(MBPOLICY_CFLAGS) $(JSON_CFLAGS)
-ctl_migbrokerctl_LDADD = $(MBPOLICY_LIBS) common/libmbcore.la $(SYSTEMD_LIBS) $(JSON_LIBS)
+ctl_migbrokerctl_LDADD = $(MBPOLICY_LIBS) worker/libmbworkerclient.la common/libmbcore.la $(SYSTEMD_LIBS) \
+	$(JSON_LIBS)

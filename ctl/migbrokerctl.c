@@ -9,6 +9,7 @@
 
 #include "ctl-device.h"
 #include "ctl-monitor.h"
+#include "ctl-plugin-check.h"
 #include "ctl-policy.h"
 #include "ctl-stream.h"
 #include "ctl.h"
@@ -36,6 +37,7 @@ static const Verb verbs[] = {
         { "load", ctl_load_main, "load a saved state into a device and start it" },
         { "monitor", ctl_monitor_main, "print device changes as they happen" },
         { "policy", ctl_policy_main, "check, explain or reload the device policy" },
+        { "plugin", ctl_plugin_main, "check a migration plugin's conformance (in a worker; no broker needed)" },
 };
 
 static void help(FILE *f) {

@@ -83,6 +83,9 @@ check "--max-bytes"                   migbrokerctl save 0000 : 3b : 00.1 --ma
 check "framed raw"                    migbrokerctl save 0000 : 3b : 00.1 --format ""
 check "raw"                           migbrokerctl load 0000 : 3b : 00.1 --format = r
 check "check explain reload"          migbrokerctl policy ""
+check "check"                         migbrokerctl plugin ""
+check "--peer-arg"                    migbrokerctl plugin check x.so --pe
+check ""                              migbrokerctl plugin check x.so --arg ""
 # device addresses from `list --json`, also after a ':' word break
 check "0000:3b:00.1 0000:3b:00.2"     migbrokerctl show ""
 check "00.1 00.2"                     migbrokerctl reset 0000 : 3b : 00.

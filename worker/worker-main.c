@@ -287,6 +287,43 @@ static int method_load_finish(sd_bus_message *m, void *userdata, sd_bus_error *e
         return sd_bus_reply_method_return(m, "tt", res.bytes, res.records);
 }
 
+/* Conformance checks only (worker-proto.h): one op, none of the guards. */
+static int method_call_op(sd_bus_message *m, void *userdata, sd_bus_error *e) {
+        _cleanup_free_ uint8_t *buf = NULL;
+        const char *op;
+        uint64_t value;
+        void *handle;
+        int null_handle, r;
+
+        r = sd_bus_message_read(m, "stb", &op, &value, &null_handle);
+        if (r < 0)
+                return r;
+        r = null_handle ? need_plugin(e) : need_handle(e);
+        if (r < 0)
+                return r;
+        handle = null_handle ? NULL : W.handle;
+
+        if (strcmp(op, "save") == 0) {
+                if (value > MB_WORKER_CHUNK)
+                        return mb_bus_error_setf(e, -EINVAL, "CallOp: save of %" PRIu64 " bytes, at most %u",
+                                                 value, MB_WORKER_CHUNK);
+                buf = calloc(1, value > 0 ? (size_t) value : 1);
+                if (!buf)
+                        return -ENOMEM;
+                r = W.plugin.ops->save(handle, buf, value);
+        } else if (strcmp(op, "set_state") == 0) {
+                if (value > UINT32_MAX)
+                        return mb_bus_error_setf(e, -EINVAL, "CallOp: state %" PRIu64 " is not a u32", value);
+                r = W.plugin.ops->set_state(handle, (uint32_t) value);
+        } else
+                return mb_bus_error_setf(e, -EINVAL, "CallOp: unknown op '%s' (save or set_state)", op);
+        log_dev_debug(W.bdf, "CallOp: %s(%s, %" PRIu64 ") returned %d", op, null_handle ? "NULL" : "handle",
+                      value, r);
+        if (r != 0)
+                return plugin_error(e, op, r);
+        return sd_bus_reply_method_return(m, NULL);
+}
+
 static const sd_bus_vtable worker_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_METHOD("Hello", "", "ssua(qq)bs", method_hello, 0),
@@ -299,6 +336,7 @@ static const sd_bus_vtable worker_vtable[] = {
         SD_BUS_METHOD("Save", "hstuu", "tttb", method_save, 0),
         SD_BUS_METHOD("Load", "hsuu", "ttb", method_load, 0),
         SD_BUS_METHOD("LoadFinish", "", "tt", method_load_finish, 0),
+        SD_BUS_METHOD("CallOp", "stb", "", method_call_op, 0),
         SD_BUS_SIGNAL("Progress", "t", 0),
         SD_BUS_VTABLE_END,
 };

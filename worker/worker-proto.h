@@ -31,6 +31,13 @@
  *      Reads fd until EOF, feeding the plugin. flags: MB_WORKER_LOAD_*.
  *   LoadFinish() -> (t bytes, t records)
  *      StreamCorrupt unless the session's stream is complete.
+ *   CallOp(s op, t value, b null_handle) -> ()
+ *      For conformance checks (migbrokerctl plugin check) only: one plugin op
+ *      called directly, without the guards above: op "save" calls save(value
+ *      bytes, at most MB_WORKER_CHUNK; the bytes are discarded) whatever is
+ *      pending, op "set_state" calls set_state(value). With null_handle the
+ *      plugin gets NULL instead of its handle (Init need not have run).
+ *      Disturbs a save session in progress; the broker never calls it.
  *
  * Signal Progress(t bytes): emitted during Save/Load at least every
  * MB_FD_HEARTBEAT_MS while the worker is alive and making progress or waiting

@@ -29,3 +29,4 @@ EXTRA_DIST += tests/integration/broker-libvirt.sh
 include tests/integration/broker.mk
 include tests/integration/qemu-shim.mk
 include tests/integration/hook.mk
+include tests/integration/plugin-check.mk

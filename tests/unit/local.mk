@@ -116,3 +116,29 @@ tests_unit_test_qemu_shim_SOURCES = tests/unit/test-qemu-shim.c
 tests_unit_test_qemu_shim_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/qemu-shim
 tests_unit_test_qemu_shim_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_qemu_shim_LDADD = plugins/qemu-shim/libshimcore.la $(UNIT_LIBS) $(SYSTEMD_LIBS)
+# ---- plugin check (ctl/): the pure parts of the conformance suite ---------------
+PLUGIN_CHECK_UNIT_TESTS = \
+	tests/unit/test-v1-moves \
+	tests/unit/test-op-timing \
+	tests/unit/test-plugin-abi \
+	tests/unit/test-stream-payload
+check_PROGRAMS += $(PLUGIN_CHECK_UNIT_TESTS)
+TESTS += $(PLUGIN_CHECK_UNIT_TESTS)
+UNIT_TESTS += $(PLUGIN_CHECK_UNIT_TESTS)
+PLUGIN_CHECK_UNIT_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/ctl -I$(top_srcdir)/worker
+tests_unit_test_v1_moves_SOURCES = tests/unit/test-v1-moves.c ctl/v1-moves.c ctl/v1-moves.h
+tests_unit_test_v1_moves_CPPFLAGS = $(PLUGIN_CHECK_UNIT_CPPFLAGS)
+tests_unit_test_v1_moves_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_v1_moves_LDADD = common/libmbcore.la $(UNIT_LIBS)
+tests_unit_test_op_timing_SOURCES = tests/unit/test-op-timing.c ctl/op-timing.c ctl/op-timing.h
+tests_unit_test_op_timing_CPPFLAGS = $(PLUGIN_CHECK_UNIT_CPPFLAGS)
+tests_unit_test_op_timing_CFLAGS = $(UNIT_CFLAGS) $(GLIB_CFLAGS)
+tests_unit_test_op_timing_LDADD = $(UNIT_LIBS) $(GLIB_LIBS)
+tests_unit_test_plugin_abi_SOURCES = tests/unit/test-plugin-abi.c ctl/plugin-abi.c ctl/plugin-abi.h worker/worker-plugin.c
+tests_unit_test_plugin_abi_CPPFLAGS = $(PLUGIN_CHECK_UNIT_CPPFLAGS)
+tests_unit_test_plugin_abi_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_plugin_abi_LDADD = common/libmbcore.la $(UNIT_LIBS) $(DL_LIBS)
+tests_unit_test_stream_payload_SOURCES = tests/unit/test-stream-payload.c ctl/stream-payload.c ctl/stream-payload.h
+tests_unit_test_stream_payload_CPPFLAGS = $(PLUGIN_CHECK_UNIT_CPPFLAGS)
+tests_unit_test_stream_payload_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_stream_payload_LDADD = common/libmbcore.la $(UNIT_LIBS)
