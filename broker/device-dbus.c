@@ -182,14 +182,15 @@ typedef struct StreamOptions {
         char vmstate_id[MB_VMSTATE_ID_MAX + 1];
 } StreamOptions;
 
-/* A dbus-vmstate id as QEMU's id-list takes it: no commas, printable. */
+/* A dbus-vmstate id as QEMU's id-list takes it: visible ASCII, no comma
+ * (the list separator). The hook applies the same rule to the metadata. */
 static bool vmstate_id_valid(const char *s) {
         size_t n = strlen(s);
 
         if (n == 0 || n > MB_VMSTATE_ID_MAX)
                 return false;
         for (size_t i = 0; i < n; i++)
-                if (!g_ascii_isalnum(s[i]) && !strchr("-_.:", s[i]))
+                if (s[i] <= 0x20 || s[i] >= 0x7f || s[i] == ',')
                         return false;
         return true;
 }
@@ -243,7 +244,7 @@ static int parse_options(sd_bus_message *m, const char *const *allowed, StreamOp
                                 return r;
                         if (!vmstate_id_valid(id))
                                 return mb_bus_error_setf(error, -EINVAL,
-                                                         "vmstate-id '%s' is not 1 to %u letters, digits or -_.:", id,
+                                                         "vmstate-id '%s' is not 1 to %u visible ASCII characters without a comma", id,
                                                          MB_VMSTATE_ID_MAX);
                         g_strlcpy(o->vmstate_id, id, sizeof(o->vmstate_id));
                 } else if (strcmp(key, "max-bytes") == 0) {
@@ -358,6 +359,11 @@ static int method_release(sd_bus_message *m, void *userdata, sd_bus_error *error
         r = auth_check(d->manager->auth, m, AUTH_ADMIN, NULL, error);
         if (r < 0)
                 return r;
+        /* Only marked incoming (a migration that never got to Claim): drop the mark. */
+        if (!d->owner && d->incoming_owner && strcmp(d->incoming_owner, owner) == 0) {
+                device_set_incoming(d, NULL);
+                return sd_bus_reply_method_return(m, NULL);
+        }
         return ENQUEUE(m, device_release(d, owner, reply_done, m, error));
 }
 

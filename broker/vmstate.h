@@ -8,7 +8,7 @@
 #pragma once
 
 #define MB_VMSTATE_MAX (1024u * 1024u)  /* QEMU's limit per helper, framing included */
-#define MB_VMSTATE_ID_MAX 64u
+#define MB_VMSTATE_ID_MAX 255u
 
 typedef struct Device Device;
 typedef struct Vmstate Vmstate;

@@ -25,9 +25,9 @@ const char *hook_method_name(HookMethod m) {
 /* Interface contract §8. Every other op/subop is none of our business. */
 static const HookAction actions[] = {
         /* destination, before anything else: can this host take the devices? */
-        { "migrate", "begin", "preflight", { HOOK_METHOD_PREFLIGHT }, 1, HOOK_FAIL_EXIT },
+        { "migrate", "begin", "preflight", { HOOK_METHOD_PREFLIGHT }, 1, HOOK_FAIL_ROLLBACK_EXIT },
         /* virsh restore loads saved state, like an incoming migration */
-        { "restore", "begin", "preflight", { HOOK_METHOD_PREFLIGHT }, 1, HOOK_FAIL_EXIT },
+        { "restore", "begin", "preflight", { HOOK_METHOD_PREFLIGHT }, 1, HOOK_FAIL_ROLLBACK_EXIT },
         { "prepare", "begin", "claim", { HOOK_METHOD_CLAIM }, 1, HOOK_FAIL_ROLLBACK_EXIT },
         { "start", "begin", "open", { HOOK_METHOD_OPEN }, 1, HOOK_FAIL_EXIT },
         /* both run after a domain stops; the second finds nothing left to do */
@@ -132,17 +132,18 @@ static void claimed_free(Claimed *c) {
         g_free(c);
 }
 
-/* prepare failed: give back what this run claimed, newest first. */
+/* prepare (or a preflight) failed: give back what this run claimed or marked
+ * incoming, newest first (Release of a device only marked drops the mark). */
 static void rollback(GPtrArray *claimed, const HookDomain *d, const HookBrokerOps *ops, void *userdata) {
         for (guint i = claimed->len; i > 0; i--) {
                 _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
                 Claimed *c = claimed->pdata[i - 1];
                 int r;
 
-                r = ops->call(userdata, c->dev->bdf, c->path, HOOK_METHOD_RELEASE, d->uuid, &e);
+                r = ops->call(userdata, c->dev->bdf, c->path, HOOK_METHOD_RELEASE, d->uuid, NULL, &e);
                 if (r < 0) {
                         g_autofree char *what = describe_error(c->dev->bdf, r, &e, NULL);
-                        log_dev_warning(c->dev->bdf, "could not release it again after the failed claim: %s", what);
+                        log_dev_warning(c->dev->bdf, "could not release it again after the failure: %s", what);
                         if (hook_error_unreachable(r, &e)) {
                                 log_warning("migbrokerd is unreachable: %u device(s) stay claimed by %s",
                                             i - 1, d->uuid);
@@ -150,7 +151,7 @@ static void rollback(GPtrArray *claimed, const HookDomain *d, const HookBrokerOp
                         }
                         continue;
                 }
-                log_dev_info(c->dev->bdf, "released again for %s: another device could not be claimed", d->uuid);
+                log_dev_info(c->dev->bdf, "released again for %s: another device failed", d->uuid);
         }
 }
 
@@ -207,10 +208,11 @@ static Outcome run_device(const HookAction *a, const HookDomain *d, const HookDe
                 g_autofree char *what = NULL;
 
                 sd_bus_error_free(&e);
-                r = ops->call(userdata, dev->bdf, path, m, d->uuid, &e);
+                r = ops->call(userdata, dev->bdf, path, m, d->uuid, m == HOOK_METHOD_OPEN ? dev->vmstate_id : NULL, &e);
                 if (r >= 0) {
                         log_dev_info(dev->bdf, "%s for %s (%s): done", hook_method_name(m), guest, d->uuid);
-                        if (m == HOOK_METHOD_CLAIM && a->on_failure == HOOK_FAIL_ROLLBACK_EXIT) {
+                        if ((m == HOOK_METHOD_CLAIM || m == HOOK_METHOD_PREFLIGHT) &&
+                            a->on_failure == HOOK_FAIL_ROLLBACK_EXIT) {
                                 Claimed *c = g_new0(Claimed, 1);
                                 c->dev = dev;
                                 c->path = g_strdup(path);

@@ -54,9 +54,10 @@ typedef struct HookBrokerOps {
         int (*connect)(void *userdata, sd_bus_error *error);
         /* Manager.GetDevice(bdf): the device's object path (caller frees). */
         int (*get_device)(void *userdata, const char *bdf, char **ret_path, sd_bus_error *error);
-        /* Device.<method>(owner) on path; Open gets empty options. */
+        /* Device.<method>(owner) on path; Open gets the options
+         * { "vmstate-id": vmstate_id } (empty when vmstate_id is NULL). */
         int (*call)(void *userdata, const char *bdf, const char *path, HookMethod method, const char *owner,
-                    sd_bus_error *error);
+                    const char *vmstate_id, sd_bus_error *error);
 } HookBrokerOps;
 
 /* True when error means the broker cannot be reached at all (no bus, no

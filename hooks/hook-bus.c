@@ -161,7 +161,7 @@ static int bus_get_device(void *userdata, const char *bdf, char **ret_path, sd_b
 }
 
 static int bus_call(void *userdata, const char *bdf, const char *path, HookMethod method, const char *owner,
-                    sd_bus_error *error) {
+                    const char *vmstate_id, sd_bus_error *error) {
         HookBus *b = userdata;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         const char *name = hook_method_name(method);
@@ -170,7 +170,9 @@ static int bus_call(void *userdata, const char *bdf, const char *path, HookMetho
         r = sd_bus_message_new_method_call(b->bus, &m, HOOK_BUS_NAME, path, HOOK_DEVICE_IFACE, name);
         if (r >= 0)
                 r = sd_bus_message_append(m, "s", owner);
-        if (r >= 0 && method == HOOK_METHOD_OPEN)
+        if (r >= 0 && method == HOOK_METHOD_OPEN && vmstate_id)
+                r = sd_bus_message_append(m, "a{sv}", 1, "vmstate-id", "s", vmstate_id);
+        else if (r >= 0 && method == HOOK_METHOD_OPEN)
                 r = sd_bus_message_append(m, "a{sv}", 0);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "cannot build a %s call for %s: %s", name, bdf,

@@ -97,11 +97,14 @@ static int fake_get_device(void *userdata, const char *bdf, char **ret_path, sd_
 }
 
 static int fake_call(void *userdata, const char *bdf, const char *path, HookMethod method, const char *owner,
+                     const char *vmstate_id,
                      sd_bus_error *error) {
         g_autofree char *key = g_strdup_printf("%s %s", hook_method_name(method), bdf);
         g_autofree char *expect_path = g_strdup_printf("/fake/%s", bdf);
 
-        /* the path GetDevice gave, the domain's UUID as owner */
+        /* the path GetDevice gave, the domain's UUID as owner; only Open has options */
+        if (method != HOOK_METHOD_OPEN)
+                assert_null(vmstate_id);
         assert_string_equal(path, expect_path);
         assert_string_equal(owner, UUID);
         return fake_answer(userdata, key, error);
@@ -177,8 +180,8 @@ static void test_table(void **state) {
                 HookOnFailure on_failure;
                 int failure_exit;
         } rows[] = {
-                { "migrate", "begin", HOOK_METHOD_PREFLIGHT, -1, HOOK_FAIL_EXIT, 1 },
-                { "restore", "begin", HOOK_METHOD_PREFLIGHT, -1, HOOK_FAIL_EXIT, 1 },
+                { "migrate", "begin", HOOK_METHOD_PREFLIGHT, -1, HOOK_FAIL_ROLLBACK_EXIT, 1 },
+                { "restore", "begin", HOOK_METHOD_PREFLIGHT, -1, HOOK_FAIL_ROLLBACK_EXIT, 1 },
                 { "prepare", "begin", HOOK_METHOD_CLAIM, -1, HOOK_FAIL_ROLLBACK_EXIT, 1 },
                 { "start", "begin", HOOK_METHOD_OPEN, -1, HOOK_FAIL_EXIT, 1 },
                 { "stopped", "end", HOOK_METHOD_CLOSE, HOOK_METHOD_RELEASE, HOOK_FAIL_LOG, 0 },
@@ -294,7 +297,9 @@ static void test_metadata_device_not_managed(void **state) {
         fake_fail_mb(f, "GetDevice 0000:3b:00.2", MB_ENOTMANAGED, "0000:3b:00.2 exists but no policy rule binds it");
         run(f, "migrate", "begin", 1,
             "0000:3b:00.2: NotManaged: exists but no policy rule binds it (declared in the domain's metadata)",
-            "connect", "GetDevice 0000:3b:00.1", "Preflight 0000:3b:00.1", "GetDevice 0000:3b:00.2", NULL);
+            "connect", "GetDevice 0000:3b:00.1", "Preflight 0000:3b:00.1", "GetDevice 0000:3b:00.2",
+            /* the mark the first preflight left is dropped again */
+            "Release 0000:3b:00.1", NULL);
 }
 
 /* A hostdev the broker does not know at all is skipped like an unmanaged one. */
