@@ -27,6 +27,8 @@ typedef struct Watch {
 
 static sd_event *loop_event;
 static GHashTable *watches;      /* id -> Watch* */
+static GPtrArray *removed;       /* Watch* whose free callback is still owed */
+static sd_event_source *free_source;
 static int next_watch_id = 1;
 
 static uint32_t to_epoll(int events) {
@@ -88,30 +90,34 @@ static void update_handle(int id, int events) {
         (void) sd_event_source_set_enabled(w->source, SD_EVENT_ON);
 }
 
-static int on_free_later(sd_event_source *s, void *userdata) {
-        Watch *w = userdata;
+/* libvirt removes watches while it holds its own locks, and their free
+ * callbacks take those locks: run them later, from the event loop, or after
+ * the connection is closed at shutdown. Never from inside remove. */
+static void free_removed(void) {
+        while (removed && removed->len > 0) {
+                Watch *w = g_ptr_array_steal_index(removed, 0);
+                if (w->ff)
+                        w->ff(w->opaque);
+                g_free(w);
+        }
+}
 
-        if (w->ff)
-                w->ff(w->opaque);
-        g_free(w);
-        sd_event_source_unref(s);
+static int on_free_later(sd_event_source *s, void *userdata) {
+        free_removed();
         return 0;
 }
 
-/* libvirt may call remove from inside the callback: free the opaque later. */
 static int remove_watch(int id) {
         Watch *w = g_hash_table_lookup(watches, GINT_TO_POINTER(id));
-        sd_event_source *defer = NULL;
 
         if (!w)
                 return -1;
         g_hash_table_remove(watches, GINT_TO_POINTER(id));
         w->source = sd_event_source_disable_unref(w->source);
-        if (sd_event_add_defer(loop_event, &defer, on_free_later, w) < 0) {
-                if (w->ff)
-                        w->ff(w->opaque);
-                g_free(w);
-        }
+        g_ptr_array_add(removed, w);
+        if (!free_source && sd_event_add_defer(loop_event, &free_source, on_free_later, NULL) < 0)
+                return 0; /* the loop is gone (shutdown): libvirt_events_free() frees them */
+        (void) sd_event_source_set_enabled(free_source, SD_EVENT_ONESHOT);
         return 0;
 }
 
@@ -175,6 +181,7 @@ static void register_event_impl(sd_event *event) {
                 return;
         loop_event = sd_event_ref(event);
         watches = g_hash_table_new(g_direct_hash, g_direct_equal);
+        removed = g_ptr_array_new();
         virEventRegisterImpl(add_handle, update_handle, remove_watch, add_timeout, update_timeout, remove_watch);
 }
 
@@ -328,6 +335,8 @@ LibvirtEvents *libvirt_events_free(LibvirtEvents *l) {
                 (void) virConnectUnregisterCloseCallback(l->conn, on_close);
                 virConnectClose(l->conn);
         }
+        free_removed();
+        free_source = sd_event_source_disable_unref(free_source);
         g_free(l->uri);
         g_free(l);
         return NULL;

@@ -51,7 +51,7 @@ devices:
   - match: { bdf: "$BDF" }
     plugin: testing
 EOP
-mb_start_broker L "$MB_TMP/policy.yaml"
+MB_BROKER_LIBVIRT_URI=qemu:///system mb_start_broker L "$MB_TMP/policy.yaml"
 for _ in $(seq 50); do grep -q "following libvirt's domain lifecycle events" "$MB_TMP/broker-L.log" && break; sleep 0.1; done
 grep -q "following libvirt's domain lifecycle events" "$MB_TMP/broker-L.log" || mb_fail "the broker does not follow libvirt"
 

@@ -176,6 +176,7 @@ mb_start_broker() {
     mkdir -p "$MB_TMP/sysfs-$name/bus/pci/devices" "$MB_TMP/run-$name"
     MIGBROKER_WORKER="$MB_WORKER" "$MB_BROKER" --bus "$bus" --policy "$policy" \
         --sysfs-root "$MB_TMP/sysfs-$name" --runtime-dir "$MB_TMP/run-$name" \
+        --libvirt-uri "${MB_BROKER_LIBVIRT_URI-}" \
         --log-level "${MB_BROKER_LOG_LEVEL:-debug}" "$@" >>"$MB_TMP/broker-$name.log" 2>&1 &
     local pid=$!
     mb_track $pid
