@@ -34,10 +34,21 @@ mb_cleanup() {
                         tail -n 30 "$f" >&2
                 done
         fi
+        # TERM everything, give it 5 s (a stopped process gets CONT), then KILL.
         for pid in $MB_PIDS; do
-                kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+                kill -TERM "$pid" 2>/dev/null && kill -CONT "$pid" 2>/dev/null
+        done
+        for pid in $MB_PIDS; do
+                for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+                kill -KILL "$pid" 2>/dev/null
+                wait "$pid" 2>/dev/null
         done
         MB_PIDS=""
+        # Per-domain buses outlive their broker by design: stop this test's.
+        if pkill -TERM -f -- "--config-file=$MB_TMP/" 2>/dev/null; then
+                sleep 0.2
+                pkill -KILL -f -- "--config-file=$MB_TMP/" 2>/dev/null
+        fi
         if [ "${MB_KEEP_TMP:-0}" = 1 ]; then
                 echo "# kept $MB_TMP"
         else
