@@ -35,19 +35,20 @@ mb_cleanup() {
                 done
         fi
         # TERM everything, give it 5 s (a stopped process gets CONT), then KILL.
+        # (Callers may run under set -e: nothing here may fail.)
         for pid in $MB_PIDS; do
-                kill -TERM "$pid" 2>/dev/null && kill -CONT "$pid" 2>/dev/null
+                kill -TERM "$pid" 2>/dev/null && kill -CONT "$pid" 2>/dev/null || true
         done
         for pid in $MB_PIDS; do
                 for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-                kill -KILL "$pid" 2>/dev/null
-                wait "$pid" 2>/dev/null
+                kill -KILL "$pid" 2>/dev/null || true
+                wait "$pid" 2>/dev/null || true
         done
         MB_PIDS=""
         # Per-domain buses outlive their broker by design: stop this test's.
         if pkill -TERM -f -- "--config-file=$MB_TMP/" 2>/dev/null; then
                 sleep 0.2
-                pkill -KILL -f -- "--config-file=$MB_TMP/" 2>/dev/null
+                pkill -KILL -f -- "--config-file=$MB_TMP/" 2>/dev/null || true
         fi
         if [ "${MB_KEEP_TMP:-0}" = 1 ]; then
                 echo "# kept $MB_TMP"
