@@ -8,7 +8,8 @@
 # Each host is a private mount namespace (held by `sleep infinity`) with its
 # own /run/dbus (a system bus of its own), /etc/libvirt (copy: host_uuid, the
 # hook linked as hooks/qemu.d/50-migbroker), /run/libvirt, /var/lib/libvirt,
-# /var/cache/libvirt, /var/log/libvirt and /run/migbroker; in it run
+# /var/cache/libvirt (one copy shared by both), /var/log/libvirt,
+# /run/migbroker, and /dev/kvm masked (see below); in it run
 # dbus-daemon, libvirtd, migbrokerd (following libvirt's lifecycle events).
 # The simulated DPU agents run outside (loopback TCP, shared by both).
 #
@@ -109,7 +110,6 @@ setup_host() { # H HOST-UUID AGENT-ADDR
         chmod 755 "$R" "$R"/{dbus,run-libvirt,run-migbroker}
         cp -a /etc/libvirt "$R/etc-libvirt"
         cp -a /var/lib/libvirt "$R/lib-libvirt"
-        cp -a /var/cache/libvirt "$R/cache-libvirt" # QEMU's probed capabilities: no 40 s probe
         rm -f "$R"/etc-libvirt/qemu/*.xml "$R"/etc-libvirt/qemu/autostart/* "$R"/etc-libvirt/qemu/networks/autostart/*
         cat >>"$R/etc-libvirt/libvirtd.conf" <<EOC
 
@@ -177,9 +177,10 @@ EOP
                 mount --bind '$R/etc-libvirt' /etc/libvirt
                 mount --bind '$R/run-libvirt' /run/libvirt
                 mount --bind '$R/lib-libvirt' /var/lib/libvirt
-                mount --bind '$R/cache-libvirt' /var/cache/libvirt
+                mount --bind '$MB_TMP/cache-libvirt' /var/cache/libvirt
                 mount --bind '$R/log-libvirt' /var/log/libvirt
-                mount --bind '$R/run-migbroker' /run/migbroker"
+                mount --bind '$R/run-migbroker' /run/migbroker
+                if [ -e /dev/kvm ]; then mount --bind '$MB_TMP/no-kvm' /dev/kvm; fi"
         in_host "$H" dbus-daemon --config-file="$R/system-bus.conf" --nofork --nopidfile >"$MB_TMP/sysbus-$H.log" 2>&1 &
         for _ in $(seq 100); do [ -S "$R/dbus/system_bus_socket" ] && break; sleep 0.05; done
         [ -S "$R/dbus/system_bus_socket" ] || mb_fail "host $H: the system bus did not start"
@@ -187,6 +188,14 @@ EOP
         in_host "$H" libvirtd -d -p "$R/libvirtd.pid"
 }
 
+# One capabilities cache for both hosts (same QEMU, same machine): libvirt
+# probes QEMU once (about 4 s), not once per host. /dev/kvm is hidden in the
+# namespaces (a root-only plain file): where it exists but is root-only,
+# libvirt 9.0 finds "KVM was enabled when probing, but it is not available
+# now" and probes QEMU again on every lookup, 4 s each (40 s for a define).
+cp -a /var/cache/libvirt "$MB_TMP/cache-libvirt"
+rm -f "$MB_TMP"/cache-libvirt/qemu/capabilities/*.xml
+install -m 600 /dev/null "$MB_TMP/no-kvm"
 setup_host A 5a3d5e12-7a0e-4c9b-9f1a-0a0a0a0a0a01 "$MB_AGENT_A"
 setup_host B 5a3d5e12-7a0e-4c9b-9f1a-0a0a0a0a0a02 "$MB_AGENT_B"
 for H in A B; do
