@@ -98,7 +98,12 @@ static int on_free_later(sd_event_source *s, void *userdata) {
         return 0;
 }
 
-/* libvirt may call remove from inside the callback: free the opaque later. */
+/* libvirt may call remove from inside the callback, and with its own locks
+ * held: free the opaque later, never here. When no defer source can be added
+ * (sd-event refuses new sources once its loop has finished, i.e. while the
+ * broker shuts down and closes its libvirt connection), the watch is leaked:
+ * calling ff here deadlocks on the virNetClient lock that
+ * virConnectDomainEventDeregisterAny holds around this call. */
 static int remove_watch(int id) {
         Watch *w = g_hash_table_lookup(watches, GINT_TO_POINTER(id));
         sd_event_source *defer = NULL;
@@ -107,11 +112,7 @@ static int remove_watch(int id) {
                 return -1;
         g_hash_table_remove(watches, GINT_TO_POINTER(id));
         w->source = sd_event_source_disable_unref(w->source);
-        if (sd_event_add_defer(loop_event, &defer, on_free_later, w) < 0) {
-                if (w->ff)
-                        w->ff(w->opaque);
-                g_free(w);
-        }
+        (void) sd_event_add_defer(loop_event, &defer, on_free_later, w);
         return 0;
 }
 
