@@ -57,31 +57,34 @@ ns_pids() { # HOLDER-PID: the processes in that mount namespace (the holder last
         echo "$1"
 }
 e2e_cleanup() {
-        local rc=$? H P pids f
+        local rc=$? H P pids="" all="" f p
         set +e
         trap - EXIT
         for H in $HOSTS; do
                 eval "P=\$HOLDER_$H"
                 [ -n "$P" ] && kill -0 "$P" 2>/dev/null || continue
-                nsenter -t "$P" -m virsh -c qemu:///system destroy "$NAME" >/dev/null 2>&1 || true
-                nsenter -t "$P" -m virsh -c qemu:///system undefine "$NAME" >/dev/null 2>&1 || true
+                nsenter -t "$P" -m virsh -c qemu:///system destroy "$NAME" >/dev/null 2>&1
+                nsenter -t "$P" -m virsh -c qemu:///system undefine "$NAME" >/dev/null 2>&1
                 if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then
-                        for f in "$MB_TMP/$H"/log-libvirt/qemu/*.log "$MB_TMP/$H"/libvirtd.log; do
+                        for f in "$MB_TMP/$H"/log-libvirt/qemu/*.log "$MB_TMP/$H"/log-libvirt/libvirtd.log; do
                                 [ -f "$f" ] && { echo "---- $f (last 30 lines)" >&2; tail -n 30 "$f" >&2; }
                         done
                 fi
+                # Everything in the namespace, found before anything dies.
                 pids=$(ns_pids "$P")
+                all="$all $pids"
                 # shellcheck disable=SC2086
-                [ -z "$pids" ] || kill $pids 2>/dev/null || true
+                kill $pids 2>/dev/null
         done
-        sleep 0.5
-        for H in $HOSTS; do
-                eval "P=\$HOLDER_$H"
-                pids=$(ns_pids "$P")
-                # shellcheck disable=SC2086
-                [ -z "$pids" ] || kill -KILL $pids 2>/dev/null || true
+        for _ in $(seq 50); do
+                p=""
+                for f in $all; do kill -0 "$f" 2>/dev/null && p="$p $f"; done
+                [ -n "$p" ] || break
+                sleep 0.1
         done
-        [ -z "$made_run_migbroker" ] || rmdir /run/migbroker 2>/dev/null || true
+        # shellcheck disable=SC2086
+        [ -z "$p" ] || { echo "# still alive after SIGTERM, killed:$p" >&2; kill -KILL $p 2>/dev/null; }
+        [ -z "$made_run_migbroker" ] || rmdir /run/migbroker 2>/dev/null
         mb_log "total test time $(elapsed "$T0") s"
         (exit "$rc")
         mb_cleanup
@@ -206,6 +209,7 @@ for H in A B; do
         in_host "$H" env MIGBROKER_WORKER="$MB_WORKER" "$MB_BROKER" --bus unix:path=/run/dbus/system_bus_socket \
                 --policy "$R/policy.yaml" --sysfs-root "$R/sysfs" --runtime-dir /run/migbroker \
                 --log-level debug >>"$MB_TMP/broker-$H.log" 2>&1 &
+        eval "BROKER_PID_$H=$!"
         for _ in $(seq 100); do grep -q "following libvirt's domain lifecycle events" "$MB_TMP/broker-$H.log" && break; sleep 0.1; done
         grep -q "following libvirt's domain lifecycle events" "$MB_TMP/broker-$H.log" ||
                 mb_fail "host $H: the broker does not follow libvirt"
@@ -271,4 +275,13 @@ virsh_on B destroy "$NAME" >/dev/null
 wait_field B Owner "" 10
 [ ! -e "$MB_TMP/B/run-migbroker/domain/$UUID" ] || mb_fail "B: the per-domain bus survived the release"
 mb_log "B: destroyed, device released"
+
+# ---- the brokers shut down (they close their libvirt connection) -----------------
+for H in A B; do
+        eval "p=\$BROKER_PID_$H"
+        kill "$p"
+        for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        ! kill -0 "$p" 2>/dev/null || mb_fail "host $H: the broker did not exit within 5 s of SIGTERM"
+done
+mb_log "brokers stopped"
 mb_log "virsh migrate: $MIG_TIME s"
