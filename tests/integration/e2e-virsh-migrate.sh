@@ -246,6 +246,7 @@ wait_field A State running 10
 [ "$(show A Owner)" = "$UUID" ] || mb_fail "A: device owner '$(show A Owner)', expected $UUID"
 [ -S "$MB_TMP/A/run-migbroker/domain/$UUID/bus" ] || mb_fail "A: no per-domain bus"
 HASH_A=$(mb_hash "$MB_AGENT_PORT_A" "$BDF")
+[ "$(mb_hash "$MB_AGENT_PORT_B" "$BDF")" != "$HASH_A" ] || mb_fail "B's function already holds A's state"
 mb_log "A: device running, owner $UUID, state digest $HASH_A"
 
 # ---- the migration ---------------------------------------------------------------
@@ -262,10 +263,34 @@ wait_field B State running 10
 [ "$(show B Owner)" = "$UUID" ] || mb_fail "B: device owner '$(show B Owner)', expected $UUID"
 HASH_B=$(mb_hash "$MB_AGENT_PORT_B" "$BDF")
 [ "$HASH_A" = "$HASH_B" ] || mb_fail "device state differs: A $HASH_A, B $HASH_B"
-mb_log "B: device running, digests equal ($HASH_B)"
+# In order, on B: preflight (migrate begin), open in stop, QEMU's Load, and
+# only then running, on libvirt's resume (not on the incoming QEMU's start).
+python3 - "$MB_TMP/broker-B.log" "$UUID" <<'EOPY' || mb_fail "B: the broker's steps are not in order (broker-B.log above)"
+import re, sys
+log = open(sys.argv[1]).read().splitlines()
+uuid = sys.argv[2]
+steps = ["preflight ok for " + uuid, "claimed by " + uuid, "Open: session open (plugin simdev, worker",
+         "state loaded", "domain " + uuid + " resumed: the device runs again"]
+pos, at = 0, []
+for s in steps:
+    while pos < len(log) and s not in log[pos]:
+        pos += 1
+    if pos == len(log):
+        sys.exit("missing, or out of order: " + s)
+    at.append(pos)
+first_running = next((i for i, l in enumerate(log) if "-> running" in l), None)
+if first_running is None or first_running < at[3]:
+    sys.exit("the device ran before QEMU loaded its state")
+if "state stop)" not in log[at[2]]:
+    sys.exit("opened in " + log[at[2]])
+EOPY
+mb_log "B: device running, digests equal ($HASH_B); preflight, claim, open in stop, load, then running"
 
 # The source: closed and released by the hook (stopped end, release end).
 wait_field A Owner "" 10
+[ "$(show A IsOpen)" = False ] || mb_fail "A: the device is still open"
+grep -q "dbus-vmstate: saved .* for QEMU (id $VSID)" "$MB_TMP/broker-A.log" || mb_fail "A: no dbus-vmstate Save"
+grep -A3 "closed by $UUID" "$MB_TMP/broker-A.log" | grep -q "released by $UUID" || mb_fail "A: not closed then released"
 [ ! -e "$MB_TMP/A/run-migbroker/domain/$UUID" ] || mb_fail "A: the per-domain bus survived the release"
 grep -q "$UUID" "$MB_TMP/broker-A.log" || true
 mb_log "A: device released ($(show A State)), per-domain bus gone"
