@@ -45,24 +45,22 @@ elapsed() { python3 -c "import sys; print('%.1f' % (float(sys.argv[2]) - float(s
 
 # ---- cleanup: every process inside our namespaces, by PID ------------------------
 HOSTS=""
+NS_A="" NS_B="" HOLDER_A="" HOLDER_B=""
 made_run_migbroker=""
-ns_pids() { # HOLDER-PID: the processes in that mount namespace (the holder last)
-        local ns p
-        ns=$(readlink "/proc/$1/ns/mnt" 2>/dev/null) || return 0
+ns_pids() { # NS: the processes in that mount namespace (e.g. mnt:[4026532301])
+        local p
+        [ -n "$1" ] || return 0
         for p in /proc/[0-9]*; do
-                p=${p#/proc/}
-                [ "$p" != "$1" ] || continue
-                [ "$(readlink "/proc/$p/ns/mnt" 2>/dev/null)" = "$ns" ] && echo "$p"
+                [ "$(readlink "$p/ns/mnt" 2>/dev/null)" = "$1" ] && echo "${p#/proc/}"
         done
-        echo "$1"
 }
 e2e_cleanup() {
-        local rc=$? H P pids="" all="" f p
+        local rc=$? H P NS f p alive round
         set +e
         trap - EXIT
         for H in $HOSTS; do
                 eval "P=\$HOLDER_$H"
-                [ -n "$P" ] && kill -0 "$P" 2>/dev/null || continue
+                kill -0 "$P" 2>/dev/null || continue
                 nsenter -t "$P" -m virsh -c qemu:///system destroy "$NAME" >/dev/null 2>&1
                 nsenter -t "$P" -m virsh -c qemu:///system undefine "$NAME" >/dev/null 2>&1
                 if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then
@@ -70,20 +68,26 @@ e2e_cleanup() {
                                 [ -f "$f" ] && { echo "---- $f (last 30 lines)" >&2; tail -n 30 "$f" >&2; }
                         done
                 fi
-                # Everything in the namespace, found before anything dies.
-                pids=$(ns_pids "$P")
-                all="$all $pids"
-                # shellcheck disable=SC2086
-                kill $pids 2>/dev/null
         done
-        for _ in $(seq 50); do
-                p=""
-                for f in $all; do kill -0 "$f" 2>/dev/null && p="$p $f"; done
-                [ -n "$p" ] || break
+        # Every process in the namespaces (libvirtd may still spawn one while
+        # it dies: look again each round); SIGTERM for 5 s, then SIGKILL.
+        for round in $(seq 70); do
+                alive=""
+                for H in $HOSTS; do
+                        eval "NS=\$NS_$H"
+                        alive="$alive $(ns_pids "$NS")"
+                done
+                [ -n "${alive// /}" ] || break
+                if [ "$round" -le 50 ]; then
+                        # shellcheck disable=SC2086
+                        kill $alive 2>/dev/null
+                else
+                        [ "$round" != 51 ] || echo "# still alive 5 s after SIGTERM, killed:$alive" >&2
+                        # shellcheck disable=SC2086
+                        kill -KILL $alive 2>/dev/null
+                fi
                 sleep 0.1
         done
-        # shellcheck disable=SC2086
-        [ -z "$p" ] || { echo "# still alive after SIGTERM, killed:$p" >&2; kill -KILL $p 2>/dev/null; }
         [ -z "$made_run_migbroker" ] || rmdir /run/migbroker 2>/dev/null
         mb_log "total test time $(elapsed "$T0") s"
         (exit "$rc")
@@ -175,6 +179,8 @@ EOP
                 [ "$(readlink /proc/$P/ns/mnt)" != "$(readlink /proc/self/ns/mnt)" ] && break
                 sleep 0.02
         done
+        [ "$(readlink /proc/$P/ns/mnt)" != "$(readlink /proc/self/ns/mnt)" ] || mb_fail "host $H: no namespace"
+        eval "NS_$H='$(readlink /proc/$P/ns/mnt)'"
         in_host "$H" sh -e -c "
                 mount --bind '$R/dbus' /run/dbus
                 mount --bind '$R/etc-libvirt' /etc/libvirt
