@@ -299,7 +299,7 @@ grep -q "dbus-vmstate: saved .* for QEMU (id $VSID)" "$MB_TMP/broker-A.log" || m
 grep -A3 "closed by $UUID" "$MB_TMP/broker-A.log" | grep -q "released by $UUID" || mb_fail "A: not closed then released"
 [ ! -e "$MB_TMP/A/run-migbroker/domain/$UUID" ] || mb_fail "A: the per-domain bus survived the release"
 grep -q "$UUID" "$MB_TMP/broker-A.log" || true
-mb_log "A: device released ($(show A State)), per-domain bus gone"
+mb_log "A: device closed and released by the hook (IsOpen false, no owner), Save served, per-domain bus gone"
 
 # ---- destroy on B: its hook closes and releases too -----------------------------
 virsh_on B destroy "$NAME" >/dev/null
