@@ -18,6 +18,7 @@ packages=(
     dbus python3 python3-jsonschema python3-yaml
     valgrind clang libclang-rt-14-dev util-linux procps iproute2 xxd
     qemu-system-x86 qemu-utils
+    libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients
 )
 
 usage() {

@@ -244,6 +244,12 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
         if (virDomainGetUUIDString(dom, uuid) < 0)
                 return 0;
         log_debug("libvirt: domain %s (%s) %s, detail %d", virDomainGetName(dom), uuid, event_name(event), detail);
+        /* STARTED/MIGRATED is the incoming domain's QEMU starting on the
+         * destination, paused, before QEMU's dbus-vmstate Load: the device
+         * must stay in stop until the state is there. The domain runs when
+         * libvirt reports RESUMED/MIGRATED, after the load. */
+        if (event == VIR_DOMAIN_EVENT_STARTED && detail == VIR_DOMAIN_EVENT_STARTED_MIGRATED)
+                return 0;
         if (event == VIR_DOMAIN_EVENT_RESUMED || event == VIR_DOMAIN_EVENT_STARTED)
                 domain_resumed(l->manager, uuid);
         return 0;

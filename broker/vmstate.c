@@ -311,11 +311,17 @@ static int prop_id(sd_bus *bus, const char *path, const char *interface, const c
         return sd_bus_message_append(reply, "s", v->id);
 }
 
+/* Load and Save are UNPRIVILEGED for sd-bus: without the flag sd-bus refuses
+ * a caller whose uid differs from ours and lacks CAP_SYS_ADMIN, i.e. QEMU as
+ * libvirt runs it (libvirt-qemu). Who may call is decided by the domain bus
+ * itself: its policy admits only root, us and settings.vmm-user. */
 static const sd_bus_vtable vmstate_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Id", "s", prop_id, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_METHOD_WITH_ARGS("Load", SD_BUS_ARGS("ay", data), SD_BUS_NO_RESULT, method_load, 0),
-        SD_BUS_METHOD_WITH_ARGS("Save", SD_BUS_NO_ARGS, SD_BUS_RESULT("ay", data), method_save, 0),
+        SD_BUS_METHOD_WITH_ARGS("Load", SD_BUS_ARGS("ay", data), SD_BUS_NO_RESULT, method_load,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Save", SD_BUS_NO_ARGS, SD_BUS_RESULT("ay", data), method_save,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };
 

@@ -30,3 +30,4 @@ include tests/integration/broker.mk
 include tests/integration/qemu-shim.mk
 include tests/integration/hook.mk
 include tests/integration/plugin-check.mk
+include tests/integration/e2e.mk

@@ -41,7 +41,9 @@ devices:
     arg: "$addr"
 EOP
                 mb_fake_pci "$MB_TMP/sysfs-$host$size" "$BDF" 0x1af4 0x1041
-                mb_start_broker "$host$size" "$MB_TMP/etc-$host$size/policy.yaml"
+                # No libvirt here: a libvirtd running on the machine must not hold the
+                # destination device in stop waiting for a resume that never comes.
+                mb_start_broker "$host$size" "$MB_TMP/etc-$host$size/policy.yaml" --libvirt-uri ""
         done
         mb_ctl "A$size" claim "$BDF" --owner "$UUID"
         mb_ctl "A$size" open "$BDF" --owner "$UUID" --vmstate-id mb-nic0

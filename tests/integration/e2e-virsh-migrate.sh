@@ -1,0 +1,318 @@
+#!/bin/bash
+# End to end, issue 5's proof: real libvirt 9.0 and real, unmodified QEMU 7.2
+# as two "hosts" A and B on one machine, `virsh migrate --live` of a TCG
+# domain whose broker-managed device (simdev 0000:3b:00.1, declared in the
+# domain's metadata with vmstate-id mb-nic0) is reached by QEMU's dbus-vmstate
+# object on the broker's per-domain bus /run/migbroker/domain/<uuid>/bus.
+#
+# Each host is a private mount namespace (held by `sleep infinity`) with its
+# own /run/dbus (a system bus of its own), /etc/libvirt (copy: host_uuid, the
+# hook linked as hooks/qemu.d/50-migbroker), /run/libvirt, /var/lib/libvirt,
+# /var/cache/libvirt (one copy shared by both), /var/log/libvirt,
+# /run/migbroker, and /dev/kvm masked (see below); in it run
+# dbus-daemon, libvirtd, migbrokerd (following libvirt's lifecycle events).
+# The simulated DPU agents run outside (loopback TCP, shared by both).
+#
+# Proves: the device state moved intact (SHA-256 of the agents' functions
+# equal), the destination device is `running` once the domain resumed (the
+# broker follows libvirt), the source device was closed and released by the
+# hook at `stopped end` / `release end`, and the destination's too when the
+# domain is destroyed there.
+#
+# Skips (77) without root, libvirtd, virsh, QEMU with dbus-vmstate, unshare
+# or nsenter. Everything started runs inside the two namespaces and is killed
+# by PID at exit (also on failure); the namespaces' mounts go with them.
+# MB_KEEP_TMP=1 keeps the logs.
+. "$MB_SRCDIR/tests/integration/lib.sh"
+set -e
+[ "$(id -u)" = 0 ] || mb_skip "needs root (libvirtd, mount namespaces)"
+for t in libvirtd virsh unshare nsenter dbus-daemon qemu-system-x86_64; do
+        command -v "$t" >/dev/null || mb_skip "$t is not installed"
+done
+qemu-system-x86_64 -object help 2>/dev/null | grep -q dbus-vmstate || mb_skip "this QEMU has no dbus-vmstate"
+getent passwd libvirt-qemu >/dev/null || mb_skip "no libvirt-qemu user"
+MB_HOOK="$MB_BUILDDIR/hooks/migbroker-hook"
+mb_require_built "$MB_BROKER" "$MB_WORKER" "$MB_CTL" "$MB_SIMAGENT" "$MB_SIMDEV_SO" "$MB_HOOK"
+FIX="${MB_SHARED:-$MB_SRCDIR/../shared}/fixtures/libvirt/domain-tcg-minimal.xml"
+[ -f "$FIX" ] || mb_skip "no fixture $FIX (set MB_SHARED)"
+
+BDF=0000:3b:00.1
+VSID=mb-nic0
+NAME=mbe2e-$$
+UUID=$(python3 -c 'import uuid; print(uuid.uuid4())')
+T0=$(date +%s.%N)
+elapsed() { python3 -c "import sys; print('%.1f' % (float(sys.argv[2]) - float(sys.argv[1])))" "$1" "$(date +%s.%N)"; }
+
+# ---- cleanup: every process inside our namespaces, by PID ------------------------
+HOSTS=""
+NS_A="" NS_B="" HOLDER_A="" HOLDER_B=""
+made_run_migbroker=""
+ns_pids() { # NS: the processes in that mount namespace (e.g. mnt:[4026532301])
+        local p
+        [ -n "$1" ] || return 0
+        for p in /proc/[0-9]*; do
+                [ "$(readlink "$p/ns/mnt" 2>/dev/null)" = "$1" ] && echo "${p#/proc/}"
+        done
+}
+e2e_cleanup() {
+        local rc=$? H P NS f p alive round
+        set +e
+        trap - EXIT
+        for H in $HOSTS; do
+                eval "P=\$HOLDER_$H"
+                kill -0 "$P" 2>/dev/null || continue
+                nsenter -t "$P" -m virsh -c qemu:///system destroy "$NAME" >/dev/null 2>&1
+                nsenter -t "$P" -m virsh -c qemu:///system undefine "$NAME" >/dev/null 2>&1
+                if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then
+                        for f in "$MB_TMP/$H"/log-libvirt/qemu/*.log "$MB_TMP/$H"/log-libvirt/libvirtd.log; do
+                                [ -f "$f" ] && { echo "---- $f (last 30 lines)" >&2; tail -n 30 "$f" >&2; }
+                        done
+                fi
+        done
+        # Every process in the namespaces (libvirtd may still spawn one while
+        # it dies: look again each round); SIGTERM for 5 s, then SIGKILL.
+        for round in $(seq 70); do
+                alive=""
+                for H in $HOSTS; do
+                        eval "NS=\$NS_$H"
+                        alive="$alive $(ns_pids "$NS")"
+                done
+                [ -n "${alive// /}" ] || break
+                if [ "$round" -le 50 ]; then
+                        # shellcheck disable=SC2086
+                        kill $alive 2>/dev/null
+                else
+                        [ "$round" != 51 ] || echo "# still alive 5 s after SIGTERM, killed:$alive" >&2
+                        # shellcheck disable=SC2086
+                        kill -KILL $alive 2>/dev/null
+                fi
+                sleep 0.1
+        done
+        [ -z "$made_run_migbroker" ] || rmdir /run/migbroker 2>/dev/null
+        mb_log "total test time $(elapsed "$T0") s"
+        (exit "$rc")
+        mb_cleanup
+}
+trap e2e_cleanup EXIT
+
+in_host() { # H CMD...: run CMD in host H's namespace
+        local P
+        eval "P=\$HOLDER_$1"
+        shift
+        nsenter -t "$P" -m "$@"
+}
+virsh_on() { local h=$1; shift; in_host "$h" virsh -c qemu:///system "$@"; }
+
+# ---- the two hosts ---------------------------------------------------------------
+if [ ! -d /run/migbroker ]; then
+        mkdir /run/migbroker # only the mount point; removed again at exit
+        made_run_migbroker=1
+fi
+mb_start_agent A --function "$BDF" --state-size 256K --seed 3
+mb_start_agent B --function "$BDF" --state-size 256K --empty
+
+setup_host() { # H HOST-UUID AGENT-ADDR
+        local H=$1 huuid=$2 agent=$3 R="$MB_TMP/$1" P
+        mkdir -p "$R"/{dbus,run-libvirt,log-libvirt/qemu,run-migbroker}
+        chmod 755 "$R" "$R"/{dbus,run-libvirt,run-migbroker}
+        cp -a /etc/libvirt "$R/etc-libvirt"
+        cp -a /var/lib/libvirt "$R/lib-libvirt"
+        rm -f "$R"/etc-libvirt/qemu/*.xml "$R"/etc-libvirt/qemu/autostart/* "$R"/etc-libvirt/qemu/networks/autostart/*
+        cat >>"$R/etc-libvirt/libvirtd.conf" <<EOC
+
+# migbroker e2e host $H
+host_uuid = "$huuid"
+log_outputs = "3:file:/var/log/libvirt/libvirtd.log"
+EOC
+        cat >>"$R/etc-libvirt/qemu.conf" <<EOC
+
+# migbroker e2e host $H
+stdio_handler = "file"
+cgroup_controllers = [ ]
+namespaces = [ ]
+EOC
+        mkdir -p "$R/etc-libvirt/hooks/qemu.d"
+        ln -s "$MB_HOOK" "$R/etc-libvirt/hooks/qemu.d/50-migbroker"
+        cat >"$R/system-bus.conf" <<EOC
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path=/run/dbus/system_bus_socket</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_type="method_return"/>
+    <allow send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="signal"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+  </policy>
+</busconfig>
+EOC
+        mb_fake_pci "$R/sysfs" "$BDF" 0x1af4 0x1041
+        cat >"$R/policy.yaml" <<EOP
+version: 1
+settings:
+  worker-user: $(mb_worker_user)
+  vmm-user: libvirt-qemu
+  libvirt-uri: qemu:///system
+plugins:
+  simdev:
+    path: $MB_SIMDEV_SO
+devices:
+  - match: { bdf: "$BDF" }
+    plugin: simdev
+    arg: "$agent"
+EOP
+        chmod 644 "$R/policy.yaml"
+
+        unshare --mount --propagation private sleep infinity &
+        P=$!
+        eval "HOLDER_$H=$P"
+        HOSTS="$HOSTS $H"
+        for _ in $(seq 100); do
+                [ "$(readlink /proc/$P/ns/mnt)" != "$(readlink /proc/self/ns/mnt)" ] && break
+                sleep 0.02
+        done
+        [ "$(readlink /proc/$P/ns/mnt)" != "$(readlink /proc/self/ns/mnt)" ] || mb_fail "host $H: no namespace"
+        eval "NS_$H='$(readlink /proc/$P/ns/mnt)'"
+        in_host "$H" sh -e -c "
+                mount --bind '$R/dbus' /run/dbus
+                mount --bind '$R/etc-libvirt' /etc/libvirt
+                mount --bind '$R/run-libvirt' /run/libvirt
+                mount --bind '$R/lib-libvirt' /var/lib/libvirt
+                mount --bind '$MB_TMP/cache-libvirt' /var/cache/libvirt
+                mount --bind '$R/log-libvirt' /var/log/libvirt
+                mount --bind '$R/run-migbroker' /run/migbroker
+                if [ -e /dev/kvm ]; then mount --bind '$MB_TMP/no-kvm' /dev/kvm; fi"
+        in_host "$H" dbus-daemon --config-file="$R/system-bus.conf" --nofork --nopidfile >"$MB_TMP/sysbus-$H.log" 2>&1 &
+        for _ in $(seq 100); do [ -S "$R/dbus/system_bus_socket" ] && break; sleep 0.05; done
+        [ -S "$R/dbus/system_bus_socket" ] || mb_fail "host $H: the system bus did not start"
+        eval "MB_BUS_$H=unix:path=$R/dbus/system_bus_socket"
+        in_host "$H" libvirtd -d -p "$R/libvirtd.pid"
+}
+
+# One capabilities cache for both hosts (same QEMU, same machine): libvirt
+# probes QEMU once (about 4 s), not once per host. /dev/kvm is hidden in the
+# namespaces (a root-only plain file): where it exists but is root-only,
+# libvirt 9.0 finds "KVM was enabled when probing, but it is not available
+# now" and probes QEMU again on every lookup, 4 s each (40 s for a define).
+cp -a /var/cache/libvirt "$MB_TMP/cache-libvirt"
+rm -f "$MB_TMP"/cache-libvirt/qemu/capabilities/*.xml
+install -m 600 /dev/null "$MB_TMP/no-kvm"
+setup_host A 5a3d5e12-7a0e-4c9b-9f1a-0a0a0a0a0a01 "$MB_AGENT_A"
+setup_host B 5a3d5e12-7a0e-4c9b-9f1a-0a0a0a0a0a02 "$MB_AGENT_B"
+for H in A B; do
+        for _ in $(seq 240); do virsh_on "$H" list >/dev/null 2>&1 && break; sleep 0.5; done
+        virsh_on "$H" list >/dev/null 2>&1 || mb_fail "host $H: libvirtd did not come up"
+        # The broker after libvirtd: it connects at once (it retries only every 10 s).
+        R="$MB_TMP/$H"
+        in_host "$H" env MIGBROKER_WORKER="$MB_WORKER" "$MB_BROKER" --bus unix:path=/run/dbus/system_bus_socket \
+                --policy "$R/policy.yaml" --sysfs-root "$R/sysfs" --runtime-dir /run/migbroker \
+                --log-level debug >>"$MB_TMP/broker-$H.log" 2>&1 &
+        eval "BROKER_PID_$H=$!"
+        for _ in $(seq 100); do grep -q "following libvirt's domain lifecycle events" "$MB_TMP/broker-$H.log" && break; sleep 0.1; done
+        grep -q "following libvirt's domain lifecycle events" "$MB_TMP/broker-$H.log" ||
+                mb_fail "host $H: the broker does not follow libvirt"
+done
+mb_log "two hosts up after $(elapsed "$T0") s"
+
+show() { # H FIELD
+        mb_ctl "$1" show "$BDF" --json | python3 -c "import json,sys; print(json.load(sys.stdin).get('$2',''))"
+}
+wait_field() { # H FIELD VALUE SECONDS
+        for _ in $(seq $(($4 * 10))); do [ "$(show "$1" "$2")" = "$3" ] && return 0; sleep 0.1; done
+        mb_fail "host $1: device $2 is '$(show "$1" "$2")', expected '$3'"
+}
+
+# ---- the domain ------------------------------------------------------------------
+BUS=/run/migbroker/domain/$UUID/bus
+sed -e "s|<domain type='qemu'>|<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>|" \
+    -e "s|<name>t1</name>|<name>$NAME</name><uuid>$UUID</uuid>\\
+  <metadata>\\
+    <mb:devices xmlns:mb=\"http://migbroker.org/xmlns/domain/1\">\\
+      <mb:device bdf=\"$BDF\" vmstate-id=\"$VSID\"/>\\
+    </mb:devices>\\
+  </metadata>|" \
+    -e "s|</devices>|</devices>\\
+  <qemu:commandline>\\
+    <qemu:arg value='-object'/>\\
+    <qemu:arg value='dbus-vmstate,id=dv0,addr=unix:path=$BUS,id-list=$VSID'/>\\
+  </qemu:commandline>|" "$FIX" >"$MB_TMP/dom.xml"
+virsh_on A define "$MB_TMP/dom.xml" >/dev/null
+t=$(date +%s.%N)
+virsh_on A start "$NAME" >/dev/null || mb_fail "virsh start on A failed"
+mb_log "domain started on A in $(elapsed "$t") s"
+wait_field A State running 10
+[ "$(show A Owner)" = "$UUID" ] || mb_fail "A: device owner '$(show A Owner)', expected $UUID"
+[ -S "$MB_TMP/A/run-migbroker/domain/$UUID/bus" ] || mb_fail "A: no per-domain bus"
+HASH_A=$(mb_hash "$MB_AGENT_PORT_A" "$BDF")
+[ "$(mb_hash "$MB_AGENT_PORT_B" "$BDF")" != "$HASH_A" ] || mb_fail "B's function already holds A's state"
+mb_log "A: device running, owner $UUID, state digest $HASH_A"
+
+# ---- the migration ---------------------------------------------------------------
+t=$(date +%s.%N)
+virsh_on A migrate --live --verbose "$NAME" "qemu+unix:///system?socket=$MB_TMP/B/run-libvirt/libvirt-sock" \
+        --migrateuri tcp://127.0.0.1 >"$MB_TMP/migrate.log" 2>&1 || { cat "$MB_TMP/migrate.log" >&2; mb_fail "virsh migrate failed"; }
+MIG_TIME=$(elapsed "$t")
+mb_log "virsh migrate --live took $MIG_TIME s"
+[ "$(virsh_on B domstate "$NAME" 2>/dev/null)" = running ] || mb_fail "B: domain is $(virsh_on B domstate "$NAME" 2>&1)"
+virsh_on A domstate "$NAME" 2>/dev/null | grep -q "shut off" || mb_fail "A: domain is $(virsh_on A domstate "$NAME" 2>&1)"
+
+# The destination: running once libvirt resumed the domain, same state.
+wait_field B State running 10
+[ "$(show B Owner)" = "$UUID" ] || mb_fail "B: device owner '$(show B Owner)', expected $UUID"
+HASH_B=$(mb_hash "$MB_AGENT_PORT_B" "$BDF")
+[ "$HASH_A" = "$HASH_B" ] || mb_fail "device state differs: A $HASH_A, B $HASH_B"
+# In order, on B: preflight (migrate begin), open in stop, QEMU's Load, and
+# only then running, on libvirt's resume (not on the incoming QEMU's start).
+python3 - "$MB_TMP/broker-B.log" "$UUID" <<'EOPY' || mb_fail "B: the broker's steps are not in order (broker-B.log above)"
+import re, sys
+log = open(sys.argv[1]).read().splitlines()
+uuid = sys.argv[2]
+steps = ["preflight ok for " + uuid, "claimed by " + uuid, "Open: session open (plugin simdev, worker",
+         "state loaded", "domain " + uuid + " resumed: the device runs again"]
+pos, at = 0, []
+for s in steps:
+    while pos < len(log) and s not in log[pos]:
+        pos += 1
+    if pos == len(log):
+        sys.exit("missing, or out of order: " + s)
+    at.append(pos)
+first_running = next((i for i, l in enumerate(log) if "-> running" in l), None)
+if first_running is None or first_running < at[3]:
+    sys.exit("the device ran before QEMU loaded its state")
+if "state stop)" not in log[at[2]]:
+    sys.exit("opened in " + log[at[2]])
+EOPY
+mb_log "B: device running, digests equal ($HASH_B); preflight, claim, open in stop, load, then running"
+
+# The source: closed and released by the hook (stopped end, release end).
+wait_field A Owner "" 10
+[ "$(show A IsOpen)" = False ] || mb_fail "A: the device is still open"
+grep -q "dbus-vmstate: saved .* for QEMU (id $VSID)" "$MB_TMP/broker-A.log" || mb_fail "A: no dbus-vmstate Save"
+grep -A3 "closed by $UUID" "$MB_TMP/broker-A.log" | grep -q "released by $UUID" || mb_fail "A: not closed then released"
+[ ! -e "$MB_TMP/A/run-migbroker/domain/$UUID" ] || mb_fail "A: the per-domain bus survived the release"
+grep -q "$UUID" "$MB_TMP/broker-A.log" || true
+mb_log "A: device closed and released by the hook (IsOpen false, no owner), Save served, per-domain bus gone"
+
+# ---- destroy on B: its hook closes and releases too -----------------------------
+virsh_on B destroy "$NAME" >/dev/null
+wait_field B Owner "" 10
+[ ! -e "$MB_TMP/B/run-migbroker/domain/$UUID" ] || mb_fail "B: the per-domain bus survived the release"
+mb_log "B: destroyed, device released"
+
+# ---- the brokers shut down (they close their libvirt connection) -----------------
+for H in A B; do
+        eval "p=\$BROKER_PID_$H"
+        kill "$p"
+        for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        ! kill -0 "$p" 2>/dev/null || mb_fail "host $H: the broker did not exit within 5 s of SIGTERM"
+done
+mb_log "brokers stopped"
+mb_log "virsh migrate: $MIG_TIME s"
