@@ -15,3 +15,8 @@ CLEANFILES += data/migbrokerd.service data/org.migbroker1.service
 data/%.service: $(srcdir)/data/%.service.in Makefile
 	$(AM_V_GEN)$(MKDIR_P) data && sed -e 's|@sbindir[@]|$(sbindir)|g' $< > $@
 include hooks/local.mk
+
+# AppArmor: lets libvirt's confined QEMU reach the per-domain buses (and the shim).
+apparmorabstractionsdir = $(sysconfdir)/apparmor.d/abstractions/libvirt-qemu.d
+apparmorabstractions_DATA = data/apparmor/migbroker
+EXTRA_DIST += data/apparmor/migbroker
