@@ -301,6 +301,27 @@ grep -A3 "closed by $UUID" "$MB_TMP/broker-A.log" | grep -q "released by $UUID" 
 grep -q "$UUID" "$MB_TMP/broker-A.log" || true
 mb_log "A: device closed and released by the hook (IsOpen false, no owner), Save served, per-domain bus gone"
 
+# ---- virsh save / restore on B: the same hook calls and dbus-vmstate Save/Load ---
+t=$(date +%s.%N)
+virsh_on B save "$NAME" "$MB_TMP/B/saved.img" >/dev/null || mb_fail "virsh save on B failed"
+mb_log "virsh save took $(elapsed "$t") s"
+wait_field B Owner "" 10
+[ "$(grep -c "dbus-vmstate: saved .* for QEMU (id $VSID)" "$MB_TMP/broker-B.log")" -ge 1 ] ||
+        mb_fail "B: no dbus-vmstate Save for virsh save"
+HASH_SAVED=$(mb_hash "$MB_AGENT_PORT_B" "$BDF")
+LOADS_BEFORE=$(grep -c "dbus-vmstate: state loaded" "$MB_TMP/broker-B.log")
+t=$(date +%s.%N)
+virsh_on B restore "$MB_TMP/B/saved.img" >/dev/null || mb_fail "virsh restore on B failed"
+mb_log "virsh restore took $(elapsed "$t") s"
+wait_field B State running 10
+[ "$(show B Owner)" = "$UUID" ] || mb_fail "B: restored device owner '$(show B Owner)', expected $UUID"
+[ "$(grep -c "dbus-vmstate: state loaded" "$MB_TMP/broker-B.log")" -gt "$LOADS_BEFORE" ] ||
+        mb_fail "B: virsh restore did not load the device's state through dbus-vmstate"
+[ "$(mb_hash "$MB_AGENT_PORT_B" "$BDF")" = "$HASH_SAVED" ] || mb_fail "B: state differs after restore"
+[ "$(grep -c "preflight ok for $UUID" "$MB_TMP/broker-B.log")" -ge 2 ] ||
+        mb_fail "B: restore begin did not preflight the device"
+mb_log "B: virsh save released the device, virsh restore preflighted, claimed, opened, loaded and ran it"
+
 # ---- destroy on B: its hook closes and releases too -----------------------------
 virsh_on B destroy "$NAME" >/dev/null
 wait_field B Owner "" 10
