@@ -474,7 +474,10 @@ void device_release_claim(Device *d) {
         g_autofree char *owner = g_strdup(d->owner);
 
         device_set_incoming(d, NULL);
-        g_clear_pointer(&d->vmstate_id, g_free);
+        if (d->vmstate_id) {
+                g_clear_pointer(&d->vmstate_id, g_free);
+                manager_device_changed(d->manager, d, "VmstateId", NULL);
+        }
         device_set_owner(d, NULL);
         if (owner && !manager_domain_has_devices(d->manager, owner))
                 (void) domain_bus_stop(d->manager, owner);
@@ -890,6 +893,7 @@ static int open_start(DeviceOp *op, sd_bus_error *error) {
         if (op->vmstate_id && g_strcmp0(op->vmstate_id, d->vmstate_id) != 0) {
                 g_free(d->vmstate_id);
                 d->vmstate_id = g_strdup(op->vmstate_id);
+                manager_device_changed(d->manager, d, "VmstateId", NULL);
         }
         op->target = d->incoming_owner && strcmp(d->incoming_owner, op->owner) == 0 ? MB_STATE_STOP
                                                                                      : MB_STATE_RUNNING;
