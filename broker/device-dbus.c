@@ -305,10 +305,10 @@ static void reply_done_t(DeviceOp *op, int r, const sd_bus_error *error, void *u
 
 /* ---- methods -------------------------------------------------------------- */
 
-static int method_preflight(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        Device *d = userdata;
+/* The common part of the calls that name an owner and change the device:
+ * the owner (a domain UUID, normalised), then the caller's right. */
+static int read_owner_call(sd_bus_message *m, Device *d, char owner[static 37], sd_bus_error *error) {
         const char *s;
-        char owner[37];
         int r;
 
         r = sd_bus_message_read(m, "s", &s);
@@ -317,7 +317,15 @@ static int method_preflight(sd_bus_message *m, void *userdata, sd_bus_error *err
         r = parse_owner(s, owner, error);
         if (r < 0)
                 return r;
-        r = auth_check(d->manager->auth, m, AUTH_ADMIN, NULL, error);
+        return auth_check(d->manager->auth, m, AUTH_ADMIN, NULL, error);
+}
+
+static int method_preflight(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Device *d = userdata;
+        char owner[37];
+        int r;
+
+        r = read_owner_call(m, d, owner, error);
         if (r < 0)
                 return r;
         return ENQUEUE(m, device_preflight(d, owner, reply_done, m, error));
@@ -325,17 +333,10 @@ static int method_preflight(sd_bus_message *m, void *userdata, sd_bus_error *err
 
 static int method_claim(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Device *d = userdata;
-        const char *s;
         char owner[37];
         int r;
 
-        r = sd_bus_message_read(m, "s", &s);
-        if (r < 0)
-                return r;
-        r = parse_owner(s, owner, error);
-        if (r < 0)
-                return r;
-        r = auth_check(d->manager->auth, m, AUTH_ADMIN, NULL, error);
+        r = read_owner_call(m, d, owner, error);
         if (r < 0)
                 return r;
         r = device_claim(d, owner, error);
@@ -346,17 +347,10 @@ static int method_claim(sd_bus_message *m, void *userdata, sd_bus_error *error) 
 
 static int method_release(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Device *d = userdata;
-        const char *s;
         char owner[37];
         int r;
 
-        r = sd_bus_message_read(m, "s", &s);
-        if (r < 0)
-                return r;
-        r = parse_owner(s, owner, error);
-        if (r < 0)
-                return r;
-        r = auth_check(d->manager->auth, m, AUTH_ADMIN, NULL, error);
+        r = read_owner_call(m, d, owner, error);
         if (r < 0)
                 return r;
         /* Only marked incoming (a migration that never got to Claim): drop the mark. */
@@ -392,17 +386,10 @@ static int method_open(sd_bus_message *m, void *userdata, sd_bus_error *error) {
 
 static int method_close(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Device *d = userdata;
-        const char *s;
         char owner[37];
         int r;
 
-        r = sd_bus_message_read(m, "s", &s);
-        if (r < 0)
-                return r;
-        r = parse_owner(s, owner, error);
-        if (r < 0)
-                return r;
-        r = auth_check(d->manager->auth, m, AUTH_ADMIN, NULL, error);
+        r = read_owner_call(m, d, owner, error);
         if (r < 0)
                 return r;
         if (!d->owner || strcmp(d->owner, owner) != 0)
@@ -463,22 +450,30 @@ static int check_fd(int fd, bool writing, sd_bus_error *error) {
         return 0;
 }
 
+/* The common part of SaveTo and LoadFrom: fd, options, the fd's kind, authorization. */
+static int read_stream_call(sd_bus_message *m, Device *d, bool writing, const char *const *allowed, int *ret_fd,
+                            StreamOptions *o, sd_bus_error *error) {
+        int r;
+
+        r = sd_bus_message_read(m, "h", ret_fd);
+        if (r < 0)
+                return r;
+        r = parse_options(m, allowed, o, error);
+        if (r < 0)
+                return r;
+        r = check_fd(*ret_fd, writing, error);
+        if (r < 0)
+                return r;
+        return auth_check(d->manager->auth, m, AUTH_DATA_PATH, d->owner, error);
+}
+
 static int method_save_to(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         static const char *const allowed[] = { "format", "max-bytes", NULL };
         Device *d = userdata;
         StreamOptions o;
         int fd, r;
 
-        r = sd_bus_message_read(m, "h", &fd);
-        if (r < 0)
-                return r;
-        r = parse_options(m, allowed, &o, error);
-        if (r < 0)
-                return r;
-        r = check_fd(fd, true, error);
-        if (r < 0)
-                return r;
-        r = auth_check(d->manager->auth, m, AUTH_DATA_PATH, d->owner, error);
+        r = read_stream_call(m, d, true, allowed, &fd, &o, error);
         if (r < 0)
                 return r;
         return ENQUEUE(m, device_save_to(d, fd, o.format, o.max_bytes, reply_done_t, m, error));
@@ -490,16 +485,7 @@ static int method_load_from(sd_bus_message *m, void *userdata, sd_bus_error *err
         StreamOptions o;
         int fd, r;
 
-        r = sd_bus_message_read(m, "h", &fd);
-        if (r < 0)
-                return r;
-        r = parse_options(m, allowed, &o, error);
-        if (r < 0)
-                return r;
-        r = check_fd(fd, false, error);
-        if (r < 0)
-                return r;
-        r = auth_check(d->manager->auth, m, AUTH_DATA_PATH, d->owner, error);
+        r = read_stream_call(m, d, false, allowed, &fd, &o, error);
         if (r < 0)
                 return r;
         return ENQUEUE(m, device_load_from(d, fd, o.format, reply_done_t, m, error));

@@ -224,12 +224,13 @@ size_t device_queue_length(const Device *d) {
         return g_queue_get_length((GQueue *) &d->ops);
 }
 
-int device_op_enqueue(DeviceOp *op) {
+int device_op_enqueue(DeviceOp *op, sd_bus_error *error) {
         Device *d = op->device;
 
         if (g_queue_get_length(&d->ops) >= DEVICE_QUEUE_MAX) {
+                int r = mb_bus_error_setf(error, -MB_EBUSY, "%s: too many queued calls", d->bdf);
                 op_free(op);
-                return -MB_EBUSY;
+                return r;
         }
         g_queue_push_tail(&d->ops, op);
         queue_kick(d);
@@ -463,8 +464,7 @@ int device_preflight(Device *d, const char *owner, DeviceOpDone done, void *ud, 
         DeviceOp *op = device_op_new(d, "Preflight", preflight_start, done, ud);
 
         op->owner = g_strdup(owner);
-        return device_op_enqueue(op) < 0 ? mb_bus_error_setf(error, -MB_EBUSY, "%s: too many queued calls", d->bdf)
-                                         : 0;
+        return device_op_enqueue(op, error);
 }
 
 /* ---- Claim / Release ---------------------------------------------------------- */
@@ -560,8 +560,7 @@ int device_close(Device *d, const char *owner, DeviceOpDone done, void *ud, sd_b
         DeviceOp *op = device_op_new(d, "Close", close_start, done, ud);
 
         op->owner = g_strdup(owner);
-        return device_op_enqueue(op) < 0 ? mb_bus_error_setf(error, -MB_EBUSY, "%s: too many queued calls", d->bdf)
-                                         : 0;
+        return device_op_enqueue(op, error);
 }
 
 int device_release(Device *d, const char *owner, DeviceOpDone done, void *ud, sd_bus_error *error) {
@@ -572,8 +571,7 @@ int device_release(Device *d, const char *owner, DeviceOpDone done, void *ud, sd
         op = device_op_new(d, "Release", close_start, done, ud);
         op->owner = g_strdup(owner);
         op->step = 1; /* close if open, then release */
-        return device_op_enqueue(op) < 0 ? mb_bus_error_setf(error, -MB_EBUSY, "%s: too many queued calls", d->bdf)
-                                         : 0;
+        return device_op_enqueue(op, error);
 }
 
 /* ---- v1 call sequences ------------------------------------------------------- */
@@ -743,8 +741,7 @@ int device_set_target_state(Device *d, MbState target, DeviceOpDone done, void *
                 return mb_bus_error_setf(error, -MB_EINVALIDTRANSITION, "the error state cannot be requested");
         op = device_op_new(d, "SetState", set_state_start, done, ud);
         op->target = target;
-        return device_op_enqueue(op) < 0 ? mb_bus_error_setf(error, -MB_EBUSY, "%s: too many queued calls", d->bdf)
-                                         : 0;
+        return device_op_enqueue(op, error);
 }
 
 /* ---- Open / Reset ----------------------------------------------------------- */
@@ -907,8 +904,7 @@ int device_open(Device *d, const char *owner, const char *vmstate_id, DeviceOpDo
 
         op->owner = g_strdup(owner);
         op->vmstate_id = g_strdup(vmstate_id);
-        return device_op_enqueue(op) < 0 ? mb_bus_error_setf(error, -MB_EBUSY, "%s: too many queued calls", d->bdf)
-                                         : 0;
+        return device_op_enqueue(op, error);
 }
 
 static int reset_timer(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -951,8 +947,7 @@ static int reset_start(DeviceOp *op, sd_bus_error *error) {
 int device_reset(Device *d, DeviceOpDone done, void *ud, sd_bus_error *error) {
         DeviceOp *op = device_op_new(d, "Reset", reset_start, done, ud);
 
-        return device_op_enqueue(op) < 0 ? mb_bus_error_setf(error, -MB_EBUSY, "%s: too many queued calls", d->bdf)
-                                         : 0;
+        return device_op_enqueue(op, error);
 }
 
 /* ---- RefreshPending --------------------------------------------------------- */
@@ -993,8 +988,7 @@ static int refresh_start(DeviceOp *op, sd_bus_error *error) {
 int device_refresh_pending(Device *d, DeviceOpDone done, void *ud, sd_bus_error *error) {
         DeviceOp *op = device_op_new(d, "RefreshPending", refresh_start, done, ud);
 
-        return device_op_enqueue(op) < 0 ? mb_bus_error_setf(error, -MB_EBUSY, "%s: too many queued calls", d->bdf)
-                                         : 0;
+        return device_op_enqueue(op, error);
 }
 
 /* ---- SaveTo / LoadFrom -------------------------------------------------------- */
@@ -1072,8 +1066,7 @@ int device_save_to(Device *d, int fd, int format, uint64_t max_bytes, DeviceOpDo
         op->fd = copy;
         op->format = format;
         op->max_bytes = max_bytes;
-        return device_op_enqueue(op) < 0 ? mb_bus_error_setf(error, -MB_EBUSY, "%s: too many queued calls", d->bdf)
-                                         : 0;
+        return device_op_enqueue(op, error);
 }
 
 static void load_done(DeviceOp *op, int r, const sd_bus_error *e, sd_bus_message *reply) {
@@ -1133,6 +1126,5 @@ int device_load_from(Device *d, int fd, int format, DeviceOpDone done, void *ud,
         op = device_op_new(d, "LoadFrom", load_start, done, ud);
         op->fd = copy;
         op->format = format;
-        return device_op_enqueue(op) < 0 ? mb_bus_error_setf(error, -MB_EBUSY, "%s: too many queued calls", d->bdf)
-                                         : 0;
+        return device_op_enqueue(op, error);
 }

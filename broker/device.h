@@ -110,9 +110,10 @@ Device *device_ref(Device *d);
 Device *device_unref(Device *d);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Device, device_unref)
 
-/* Queue an operation; it starts when every earlier one is done. */
+/* Queue an operation; it starts when every earlier one is done. A full queue
+ * frees op and fails with Busy (error set). */
 DeviceOp *device_op_new(Device *d, const char *name, DeviceOpStart start, DeviceOpDone done, void *userdata);
-int device_op_enqueue(DeviceOp *op);
+int device_op_enqueue(DeviceOp *op, sd_bus_error *error);
 /* An operation ends: calls done, frees op, starts the next one. */
 void device_op_finish(DeviceOp *op, int r, const sd_bus_error *error);
 void device_op_finish_errorf(DeviceOp *op, int r, const char *fmt, ...) _printf_(3, 4);
