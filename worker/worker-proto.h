@@ -52,5 +52,10 @@
 /* Chunk size of one plugin save()/load() call: QEMU's CHUNK_SIZE. */
 #define MB_WORKER_CHUNK             (1024u * 1024)
 
+/* A framed record's payload: its 16-byte header and the payload fill
+ * MB_WORKER_CHUNK exactly, so each record is one page-aligned write the size
+ * of a full pipe (1 MiB records plus headers ran a pipe at 0.7x). */
+#define MB_WORKER_FRAMED_CHUNK      (MB_WORKER_CHUNK - 16u)
+
 /* Plausibility bound on what update_pending() may report. */
 #define MB_WORKER_PENDING_MAX       (UINT64_C(1) << 40)

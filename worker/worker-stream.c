@@ -12,6 +12,9 @@
 #include "worker-proto.h"
 #include "worker-stream.h"
 
+_Static_assert(MB_WORKER_FRAMED_CHUNK + MB_STREAM_RECORD_HDR_LEN == MB_WORKER_CHUNK,
+               "a framed record fills MB_WORKER_CHUNK");
+
 /* Big enough for a 1 MiB chunk in flight plus headroom. */
 #define PIPE_TARGET (4u * 1024 * 1024)
 #define PROGRESS_INTERVAL_NS (50u * 1000 * 1000)
@@ -98,6 +101,7 @@ int mb_worker_save(const MbWorkerStreamCtx *ctx, MbSaveSession *s, int fd, MbStr
         Progress prog = { .ctx = ctx, .last_ns = now_ns() };
         MbFdWaitPolicy wp = { .stall_ms = stall_ms, .heartbeat = heartbeat, .userdata = &prog };
         uint64_t payload = 0, records = 0, budget = UINT64_MAX, first_pending = 0;
+        uint32_t chunk = format == MB_STREAM_FORMAT_FRAMED ? MB_WORKER_FRAMED_CHUNK : MB_WORKER_CHUNK;
         int r;
 
         *ret = (MbSaveResult) {};
@@ -173,7 +177,7 @@ int mb_worker_save(const MbWorkerStreamCtx *ctx, MbSaveSession *s, int fd, MbStr
                 }
 
                 for (uint64_t left = round; left > 0;) {
-                        uint32_t sz = (uint32_t) MB_MIN(left, (uint64_t) MB_WORKER_CHUNK);
+                        uint32_t sz = (uint32_t) MB_MIN(left, (uint64_t) chunk);
                         uint8_t rec[MB_STREAM_RECORD_HDR_LEN];
                         struct iovec iov[2];
                         int n = 0;

@@ -235,7 +235,7 @@ static void *feed(void *p) {
         if (len < 0 || write(f->fd, hdr, (size_t) len) != len)
                 goto out;
         for (uint64_t left = arg_size; left > 0; idx++) {
-                uint32_t n = left < CHUNK ? (uint32_t) left : CHUNK;
+                uint32_t n = left < CHUNK - sizeof(rec) ? (uint32_t) left : CHUNK - (uint32_t) sizeof(rec);
                 struct iovec iov[2] = { { rec, sizeof(rec) }, { buf, n } };
                 size_t want = sizeof(rec) + n;
                 mb_stream_record_header_encode(rec, idx, 0, buf, n);

@@ -146,7 +146,7 @@ static void test_framed_save_and_load(void **state) {
         MbLoadResult lres;
         MbWorkerStreamCtx c = ctx();
         int fd = tmpfile_fd(), rfd;
-        uint64_t size = 3 * MB_WORKER_CHUNK + 12345;
+        uint64_t size = 3 * MB_WORKER_FRAMED_CHUNK + 12345;
         uint8_t *orig;
 
         mem_reset(size);
@@ -158,7 +158,8 @@ static void test_framed_save_and_load(void **state) {
         assert_int_equal(res.records, 4);
         assert_int_equal(res.pending_after, 0);
         assert_false(res.ended);
-        assert_int_equal(M.max_save_len, MB_WORKER_CHUNK);
+        /* Framed records fill MB_WORKER_CHUNK with their headers. */
+        assert_int_equal(M.max_save_len, MB_WORKER_FRAMED_CHUNK);
         assert_int_equal(mb_worker_save(&c, &s, fd, MB_STREAM_FORMAT_FRAMED, 0,
                                         MB_WORKER_SAVE_UNTIL_EMPTY | MB_WORKER_SAVE_END, 1000, &res), 0);
         assert_true(res.ended);
@@ -178,7 +179,7 @@ static void test_framed_save_and_load(void **state) {
         assert_int_equal(lres.records, 4);
         assert_int_equal(M.loaded_len, size);
         assert_memory_equal(M.loaded, orig, size);
-        assert_int_equal(M.load_lens[0], MB_WORKER_CHUNK);
+        assert_int_equal(M.load_lens[0], MB_WORKER_FRAMED_CHUNK);
         assert_int_equal(M.load_lens[3], 12345);
         assert_int_equal(mb_worker_load_finish(&c, &l, &lres), 0);
 
@@ -262,7 +263,7 @@ static void test_pending_checks(void **state) {
         M.save_fail_at = 2;
         assert_int_equal(mb_worker_save(&c, &s, fd, MB_STREAM_FORMAT_FRAMED, 0, MB_WORKER_SAVE_BEGIN, 1000, &res),
                          -MB_EPLUGINFAILED);
-        assert_non_null(strstr(errbuf, "save(1048576 bytes) failed"));
+        assert_non_null(strstr(errbuf, "save(1048560 bytes) failed"));
         mb_save_session_reset(&s);
         close(fd);
 }
