@@ -120,6 +120,7 @@ void device_set_state(Device *d, MbState s) {
         if (d->state == s)
                 return;
         log_dev_info(d->bdf, "state %s -> %s", mb_state_to_string(d->state), mb_state_to_string(s));
+        manager_device_changing(d->manager, d, "State");
         d->state = s;
         manager_device_changed(d->manager, d, "State", NULL);
 }
@@ -127,6 +128,7 @@ void device_set_state(Device *d, MbState s) {
 void device_set_owner(Device *d, const char *owner) {
         if (g_strcmp0(d->owner, owner) == 0)
                 return;
+        manager_device_changing(d->manager, d, "Owner");
         g_free(d->owner);
         d->owner = g_strdup(owner);
         manager_device_changed(d->manager, d, "Owner", NULL);

@@ -71,6 +71,9 @@ struct DeviceOp {
 
 struct Device {
         unsigned n_ref;
+        uint32_t changed;        /* properties to announce (manager.c): bits, */
+        uint8_t changed_order[16]; /* and their indexes in the order they changed */
+        uint8_t n_changed;
         Manager *manager;
         char bdf[MB_BDF_STRLEN + 1];
         char *path;              /* D-Bus object path */
