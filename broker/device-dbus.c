@@ -179,6 +179,7 @@ bad:
 typedef struct StreamOptions {
         int format;
         uint64_t max_bytes;
+        bool zero_copy;
         char vmstate_id[MB_VMSTATE_ID_MAX + 1];
 } StreamOptions;
 
@@ -201,6 +202,7 @@ static int parse_options(sd_bus_message *m, const char *const *allowed, StreamOp
 
         o->format = MB_STREAM_FORMAT_FRAMED;
         o->max_bytes = 0;
+        o->zero_copy = false;
         o->vmstate_id[0] = '\0';
         r = sd_bus_message_enter_container(m, 'a', "{sv}");
         if (r < 0)
@@ -253,6 +255,14 @@ static int parse_options(sd_bus_message *m, const char *const *allowed, StreamOp
                         r = sd_bus_message_read(m, "v", "t", &o->max_bytes);
                         if (r < 0)
                                 return r;
+                } else if (strcmp(key, "zero-copy") == 0) {
+                        int b;
+                        if (strcmp(contents, "b") != 0)
+                                return mb_bus_error_setf(error, -EINVAL, "option 'zero-copy' must be a boolean (b)");
+                        r = sd_bus_message_read(m, "v", "b", &b);
+                        if (r < 0)
+                                return r;
+                        o->zero_copy = b;
                 } else {
                         r = sd_bus_message_skip(m, "v");
                         if (r < 0)
@@ -468,7 +478,7 @@ static int read_stream_call(sd_bus_message *m, Device *d, bool writing, const ch
 }
 
 static int method_save_to(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        static const char *const allowed[] = { "format", "max-bytes", NULL };
+        static const char *const allowed[] = { "format", "max-bytes", "zero-copy", NULL };
         Device *d = userdata;
         StreamOptions o;
         int fd, r;
@@ -476,7 +486,7 @@ static int method_save_to(sd_bus_message *m, void *userdata, sd_bus_error *error
         r = read_stream_call(m, d, true, allowed, &fd, &o, error);
         if (r < 0)
                 return r;
-        return ENQUEUE(m, device_save_to(d, fd, o.format, o.max_bytes, reply_done_t, m, error));
+        return ENQUEUE(m, device_save_to(d, fd, o.format, o.max_bytes, o.zero_copy, reply_done_t, m, error));
 }
 
 static int method_load_from(sd_bus_message *m, void *userdata, sd_bus_error *error) {

@@ -1048,6 +1048,8 @@ static int save_start(DeviceOp *op, sd_bus_error *error) {
                 flags |= MB_WORKER_SAVE_BEGIN;
         if (d->state == MB_STATE_STOP_COPY)
                 flags |= MB_WORKER_SAVE_UNTIL_EMPTY | MB_WORKER_SAVE_END;
+        if (op->zero_copy)
+                flags |= MB_WORKER_SAVE_ZERO_COPY;
         r = op_call(op, save_done, true, "Save", "hstuu", op->fd, mb_stream_format_to_string(op->format),
                     op->max_bytes, flags, (uint32_t) (manager_op_timeout_usec(d->manager) / 1000));
         if (r < 0)
@@ -1056,7 +1058,7 @@ static int save_start(DeviceOp *op, sd_bus_error *error) {
         return 0;
 }
 
-int device_save_to(Device *d, int fd, int format, uint64_t max_bytes, DeviceOpDone done, void *ud,
+int device_save_to(Device *d, int fd, int format, uint64_t max_bytes, bool zero_copy, DeviceOpDone done, void *ud,
                    sd_bus_error *error) {
         DeviceOp *op;
         int copy;
@@ -1068,6 +1070,7 @@ int device_save_to(Device *d, int fd, int format, uint64_t max_bytes, DeviceOpDo
         op->fd = copy;
         op->format = format;
         op->max_bytes = max_bytes;
+        op->zero_copy = zero_copy;
         return device_op_enqueue(op, error);
 }
 

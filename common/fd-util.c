@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -85,6 +86,32 @@ int mb_fd_writev_all(int fd, struct iovec *iov, int iovcnt, const MbFdWaitPolicy
                                 iovcnt--;
                         }
                 }
+        }
+        return 0;
+}
+
+int mb_fd_vmsplice_all(int fd, const void *buf, size_t len, const MbFdWaitPolicy *p) {
+        const uint8_t *b = buf;
+
+        while (len > 0) {
+                struct iovec iov = { (void *) b, len };
+                ssize_t n = vmsplice(fd, &iov, 1, SPLICE_F_NONBLOCK);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == EAGAIN) {
+                                int r = wait_ready(fd, POLLOUT, p);
+                                if (r < 0)
+                                        return r;
+                                continue;
+                        }
+                        return -errno;
+                }
+                if (n == 0)
+                        return -EIO;
+                b += n;
+                len -= (size_t) n;
         }
         return 0;
 }

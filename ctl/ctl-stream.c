@@ -27,6 +27,7 @@
 #define CONVERGED_BYTES (1u << 20)
 
 typedef struct Transfer {
+        bool zero_copy;     /* SaveTo option zero-copy */
         sd_event *event;
         sd_bus *bus;
         const CtlOptions *o;
@@ -147,6 +148,11 @@ static int stream_call(Transfer *t, const char *member, int fd, const char *form
                 if (r < 0)
                         return r;
         }
+        if (t->zero_copy) {
+                r = sd_bus_message_append(m, "{sv}", "zero-copy", "b", 1);
+                if (r < 0)
+                        return r;
+        }
         r = sd_bus_message_close_container(m);
         if (r < 0)
                 return r;
@@ -247,10 +253,11 @@ static void summary_json(const char *verb, const char *bdf, uint64_t bytes, doub
 /* ---- save --------------------------------------------------------------- */
 
 int ctl_save_main(int argc, char *argv[]) {
-        enum { ARG_FORMAT = 1, ARG_ROUNDS, ARG_NO_PRECOPY, ARG_MAX_BYTES, ARG_NO_PROGRESS };
+        enum { ARG_FORMAT = 1, ARG_ROUNDS, ARG_NO_PRECOPY, ARG_MAX_BYTES, ARG_NO_PROGRESS, ARG_ZERO_COPY };
         static const struct option options[] = {
                 CTL_COMMON_OPTIONS,
                 { "output", required_argument, NULL, 'o' },
+                { "zero-copy", no_argument, NULL, ARG_ZERO_COPY },
                 { "format", required_argument, NULL, ARG_FORMAT },
                 { "precopy-rounds", required_argument, NULL, ARG_ROUNDS },
                 { "no-precopy", no_argument, NULL, ARG_NO_PRECOPY },
@@ -288,6 +295,7 @@ int ctl_save_main(int argc, char *argv[]) {
                                 return ctl_usage("save", "--max-bytes needs a positive number, not '%s'", optarg);
                         break;
                 case ARG_NO_PROGRESS: no_progress = true; break;
+                case ARG_ZERO_COPY: t.zero_copy = true; break;
                 case CTL_ARG_HELP:
                         printf("Usage: migbrokerctl save BDF -o FILE|- [OPTIONS]\n\n"
                                "Save an open device's migration state: pre-copy rounds while it runs (when the\n"
@@ -298,6 +306,9 @@ int ctl_save_main(int argc, char *argv[]) {
                                "                          less than 1 MiB is pending)\n"
                                "  --no-precopy            go straight to stop-copy\n"
                                "  --max-bytes N           cap on the bytes of one call (raw format: one round)\n"
+                               "  --zero-copy             with -o - into a pipe: the worker maps its buffers into\n"
+                               "                          the pipe (vmsplice) instead of copying; whoever reads the\n"
+                               "                          pipe must read() it, not splice() it onward\n"
                                "  --no-progress           no progress bar even on a terminal\n" CTL_COMMON_HELP,
                                DEFAULT_ROUNDS);
                         return CTL_EXIT_OK;

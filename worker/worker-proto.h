@@ -46,6 +46,7 @@
 #define MB_WORKER_SAVE_BEGIN        (1u << 0) /* a new save session: reset counters, write the header */
 #define MB_WORKER_SAVE_UNTIL_EMPTY  (1u << 1) /* stop-copy: rounds until pending is 0 */
 #define MB_WORKER_SAVE_END          (1u << 2) /* then write the end record */
+#define MB_WORKER_SAVE_ZERO_COPY    (1u << 3) /* vmsplice records into a pipe (SaveTo's zero-copy) */
 
 #define MB_WORKER_LOAD_BEGIN        (1u << 0) /* a new load session: new reader */
 
