@@ -322,6 +322,23 @@ wait_field B State running 10
         mb_fail "B: restore begin did not preflight the device"
 mb_log "B: virsh save released the device, virsh restore preflighted, claimed, opened, loaded and ran it"
 
+# ---- a snapshot on B with the memory state: dbus-vmstate Save; both run on after --
+# libvirt calls no hook for snapshots: QEMU pauses, its dbus-vmstate Save puts
+# the device in stop-copy, and the broker sets it running when libvirt reports
+# the domain resumed.
+SAVES_BEFORE=$(grep -c "dbus-vmstate: saved .* for QEMU (id $VSID)" "$MB_TMP/broker-B.log")
+t=$(date +%s.%N)
+virsh_on B snapshot-create-as "$NAME" snap1 --memspec "file=$MB_TMP/B/snap1.mem,snapshot=external" \
+        --no-metadata >"$MB_TMP/snapshot.log" 2>&1 || { cat "$MB_TMP/snapshot.log" >&2; mb_fail "virsh snapshot-create-as on B failed"; }
+mb_log "virsh snapshot-create-as (external, with memory) took $(elapsed "$t") s"
+[ "$(virsh_on B domstate "$NAME" 2>/dev/null)" = running ] || mb_fail "B: domain is $(virsh_on B domstate "$NAME" 2>&1) after the snapshot"
+[ "$(grep -c "dbus-vmstate: saved .* for QEMU (id $VSID)" "$MB_TMP/broker-B.log")" -gt "$SAVES_BEFORE" ] ||
+        mb_fail "B: the snapshot did not save the device's state through dbus-vmstate"
+wait_field B State running 10
+[ "$(show B Owner)" = "$UUID" ] || mb_fail "B: device owner '$(show B Owner)' after the snapshot, expected $UUID"
+[ -s "$MB_TMP/B/snap1.mem" ] || mb_fail "B: no memory state file"
+mb_log "B: snapshot saved the device's state through dbus-vmstate; domain and device run on, still owned"
+
 # ---- destroy on B: its hook closes and releases too -----------------------------
 virsh_on B destroy "$NAME" >/dev/null
 wait_field B Owner "" 10
