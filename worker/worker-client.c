@@ -308,8 +308,11 @@ _noreturn_ static void child_exec(int sock, int plugin_fd, char **argv, char **e
         _exit(127);
 }
 
-static void free_env_extra(char *(*l)[3]) {
-        for (size_t i = 0; i < 3; i++)
+/* What the worker's environment takes from the broker's (see mb_worker_spawn). */
+static const char *const env_pass[] = { "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "JOURNAL_STREAM" };
+
+static void free_env_extra(char *(*l)[ELEMENTSOF(env_pass)]) {
+        for (size_t i = 0; i < ELEMENTSOF(env_pass); i++)
                 free((*l)[i]);
 }
 
@@ -318,7 +321,7 @@ int mb_worker_spawn(sd_event *event, const MbWorkerConfig *cfg, MbWorker **ret) 
         _cleanup_close_ int s0 = -1, s1 = -1;
         char parent[32], level[16], plugin_fd_str[16];
         char *argv[16], *envp[8];
-        _cleanup_(free_env_extra) char *env_extra[3] = {};
+        _cleanup_(free_env_extra) char *env_extra[ELEMENTSOF(env_pass)] = {};
         int sv[2], n = 0, r;
         pid_t pid;
 
@@ -368,16 +371,18 @@ int mb_worker_spawn(sd_event *event, const MbWorkerConfig *cfg, MbWorker **ret) 
         argv[n] = NULL;
 
         /* Plugin code is not trusted with the broker's environment: a fixed PATH
-         * and locale, plus the sanitizers' options of test builds. */
+         * and locale, the sanitizers' options of test builds, and
+         * JOURNAL_STREAM: stderr is inherited, and when it is the journal the
+         * worker logs natively, with the MIGBROKER_BDF field. */
         {
-                static const char *const pass[] = { "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS" };
                 int k = 0;
 
+                _Static_assert(2 + ELEMENTSOF(env_pass) + 1 <= ELEMENTSOF(envp), "envp holds them all");
                 envp[k++] = (char *) "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
                 envp[k++] = (char *) "LC_ALL=C";
-                for (size_t i = 0; i < ELEMENTSOF(pass); i++) {
-                        const char *v = getenv(pass[i]);
-                        if (v && asprintf(&env_extra[i], "%s=%s", pass[i], v) >= 0)
+                for (size_t i = 0; i < ELEMENTSOF(env_pass); i++) {
+                        const char *v = getenv(env_pass[i]);
+                        if (v && asprintf(&env_extra[i], "%s=%s", env_pass[i], v) >= 0)
                                 envp[k++] = env_extra[i];
                 }
                 envp[k] = NULL;

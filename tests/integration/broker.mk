@@ -10,6 +10,7 @@ BROKER_INTEGRATION_TESTS = \
 	tests/integration/broker-auth.sh \
 	tests/integration/broker-reload.sh \
 	tests/integration/broker-restart.sh \
+	tests/integration/broker-journal.sh \
 	tests/integration/demo-migration.sh
 TESTS += $(BROKER_INTEGRATION_TESTS)
 
