@@ -53,6 +53,16 @@ static int wait_ready(int fd, short events, const MbFdWaitPolicy *p) {
         }
 }
 
+/* After a failed I/O call (errno set): 0 to try again (interrupted, or fd
+ * became ready for events), else the negative errno or the wait's error. */
+static int retry_after(int fd, short events, const MbFdWaitPolicy *p) {
+        if (errno == EINTR)
+                return 0;
+        if (errno == EAGAIN)
+                return wait_ready(fd, events, p);
+        return -errno;
+}
+
 int mb_fd_writev_all(int fd, struct iovec *iov, int iovcnt, const MbFdWaitPolicy *p) {
         while (iovcnt > 0) {
                 ssize_t n;
@@ -64,15 +74,10 @@ int mb_fd_writev_all(int fd, struct iovec *iov, int iovcnt, const MbFdWaitPolicy
                 }
                 n = writev(fd, iov, MB_MIN(iovcnt, IOV_MAX));
                 if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        if (errno == EAGAIN) {
-                                int r = wait_ready(fd, POLLOUT, p);
-                                if (r < 0)
-                                        return r;
-                                continue;
-                        }
-                        return -errno;
+                        int r = retry_after(fd, POLLOUT, p);
+                        if (r < 0)
+                                return r;
+                        continue;
                 }
                 if (n == 0)
                         return -EIO;
@@ -98,15 +103,10 @@ int mb_fd_vmsplice_all(int fd, const void *buf, size_t len, const MbFdWaitPolicy
                 ssize_t n = vmsplice(fd, &iov, 1, SPLICE_F_NONBLOCK);
 
                 if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        if (errno == EAGAIN) {
-                                int r = wait_ready(fd, POLLOUT, p);
-                                if (r < 0)
-                                        return r;
-                                continue;
-                        }
-                        return -errno;
+                        int r = retry_after(fd, POLLOUT, p);
+                        if (r < 0)
+                                return r;
+                        continue;
                 }
                 if (n == 0)
                         return -EIO;
@@ -124,17 +124,13 @@ int mb_fd_write_all(int fd, const void *buf, size_t len, const MbFdWaitPolicy *p
 ssize_t mb_fd_read_some(int fd, void *buf, size_t len, const MbFdWaitPolicy *p) {
         for (;;) {
                 ssize_t n = read(fd, buf, len);
+                int r;
+
                 if (n >= 0)
                         return n;
-                if (errno == EINTR)
-                        continue;
-                if (errno == EAGAIN) {
-                        int r = wait_ready(fd, POLLIN, p);
-                        if (r < 0)
-                                return r;
-                        continue;
-                }
-                return -errno;
+                r = retry_after(fd, POLLIN, p);
+                if (r < 0)
+                        return r;
         }
 }
 
