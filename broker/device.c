@@ -651,8 +651,12 @@ static void pending_after_transition(DeviceOp *op, int r, const sd_bus_error *e,
 
         if (r >= 0 && sd_bus_message_read(reply, "t", &p) >= 0)
                 device_set_pending(d, p);
-        else
+        else {
+                /* The move is done: only a dead worker fails it. */
+                log_dev_warning(d->bdf, "%s: PendingBytes not refreshed: %s", op->name,
+                                e && e->message ? e->message : strerror(r < 0 ? -r : EBADMSG));
                 note_worker_failure(d, r, e);
+        }
         if (r < 0 && worker_gone(d)) {
                 device_op_finish(op, r, e);
                 return;
