@@ -8,6 +8,7 @@
  *
  * ARGs, appended in order:
  *   s:TEXT  o:PATH  u:N  t:N  b:true|false
+ *   v:T:VALUE              a variant holding one of the above
  *   h<FILE  h>FILE         a file descriptor: FILE opened for reading, or
  *                          created/truncated for writing
  *   h:KIND[=PATH]          a file descriptor of another kind, for the hostile
@@ -200,6 +201,16 @@ static int append_arg(sd_bus_message *m, const char *arg) {
         }
         if (strncmp(arg, "a{sv}:", 6) == 0)
                 return append_dict(m, arg + 6);
+        if (strncmp(arg, "v:", 2) == 0 && arg[2] && arg[3] == ':') {
+                char contents[2] = { arg[2], '\0' };
+                int r = sd_bus_message_open_container(m, 'v', contents);
+                if (r < 0)
+                        return r;
+                r = append_basic(m, arg[2], arg + 4);
+                if (r < 0)
+                        return r;
+                return sd_bus_message_close_container(m);
+        }
         if (strlen(arg) < 2 || arg[1] != ':')
                 return -EINVAL;
         return append_basic(m, arg[0], arg + 2);
