@@ -10,6 +10,7 @@ BROKER_INTEGRATION_TESTS = \
 	tests/integration/broker-fault-matrix.sh \
 	tests/integration/broker-disruptions.sh \
 	tests/integration/broker-hostile.sh \
+	tests/integration/broker-toctou.sh \
 	tests/integration/broker-auth.sh \
 	tests/integration/broker-reload.sh \
 	tests/integration/broker-restart.sh \
