@@ -365,7 +365,8 @@ static void on_worker_exit(MbWorker *w, const char *reason, void *userdata) {
 /* The call failed: if the worker is gone (crash, timeout), the device is in error. */
 static void note_worker_failure(Device *d, int r, const sd_bus_error *e) {
         if (r == -MB_EPLUGINCRASHED || r == -MB_ETIMEOUT || (d->worker && !mb_worker_usable(d->worker))) {
-                if (e && e->message)
+                /* A timeout was logged where the worker was killed. */
+                if (e && e->message && r != -MB_ETIMEOUT)
                         log_dev_error(d->bdf, "%s", e->message);
                 /* Killed or dead: let go (the event loop reaps it). */
                 d->worker = mb_worker_unref(d->worker);
