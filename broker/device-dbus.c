@@ -172,8 +172,8 @@ static int parse_owner(const char *s, char out[static 37], sd_bus_error *error) 
         out[36] = '\0';
         return 0;
 bad:
-        return mb_bus_error_setf(error, -EINVAL, "owner '%s' is not a domain UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)",
-                                 s ?: "");
+        return mb_bus_error_setf(error, -EINVAL, "owner " MB_QUOTE_FMT " is not a domain UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)",
+                                 MB_QUOTE(s ?: ""));
 }
 
 typedef struct StreamOptions {
@@ -223,7 +223,7 @@ static int parse_options(sd_bus_message *m, const char *const *allowed, StreamOp
                         if (strcmp(allowed[i], key) == 0)
                                 known = true;
                 if (!known)
-                        return mb_bus_error_setf(error, -EINVAL, "unknown option '%s'", key);
+                        return mb_bus_error_setf(error, -EINVAL, "unknown option " MB_QUOTE_FMT, MB_QUOTE(key));
                 r = sd_bus_message_peek_type(m, NULL, &contents);
                 if (r < 0)
                         return r;
@@ -236,7 +236,7 @@ static int parse_options(sd_bus_message *m, const char *const *allowed, StreamOp
                                 return r;
                         o->format = mb_stream_format_from_string(f);
                         if (o->format < 0)
-                                return mb_bus_error_setf(error, -EINVAL, "unknown format '%s' (framed or raw)", f);
+                                return mb_bus_error_setf(error, -EINVAL, "unknown format " MB_QUOTE_FMT " (framed or raw)", MB_QUOTE(f));
                 } else if (strcmp(key, "vmstate-id") == 0) {
                         const char *id;
                         if (strcmp(contents, "s") != 0)
@@ -246,7 +246,7 @@ static int parse_options(sd_bus_message *m, const char *const *allowed, StreamOp
                                 return r;
                         if (!vmstate_id_valid(id))
                                 return mb_bus_error_setf(error, -EINVAL,
-                                                         "vmstate-id '%s' is not 1 to %u visible ASCII characters without a comma", id,
+                                                         "vmstate-id " MB_QUOTE_FMT " is not 1 to %u visible ASCII characters without a comma", MB_QUOTE(id),
                                                          MB_VMSTATE_ID_MAX);
                         g_strlcpy(o->vmstate_id, id, sizeof(o->vmstate_id));
                 } else if (strcmp(key, "max-bytes") == 0) {
@@ -419,7 +419,7 @@ static int method_set_state(sd_bus_message *m, void *userdata, sd_bus_error *err
         target = mb_state_from_string(s);
         if (target < 0)
                 return mb_bus_error_setf(error, -EINVAL,
-                                         "unknown state '%s' (running, stop, pre-copy, stop-copy or resuming)", s);
+                                         "unknown state " MB_QUOTE_FMT " (running, stop, pre-copy, stop-copy or resuming)", MB_QUOTE(s));
         r = auth_check(d->manager->auth, m, AUTH_DATA_PATH, d->owner, error);
         if (r < 0)
                 return r;

@@ -367,7 +367,8 @@ static void on_worker_exit(MbWorker *w, const char *reason, void *userdata) {
 /* The call failed: if the worker is gone (crash, timeout), the device is in error. */
 static void note_worker_failure(Device *d, int r, const sd_bus_error *e) {
         if (r == -MB_EPLUGINCRASHED || r == -MB_ETIMEOUT || (d->worker && !mb_worker_usable(d->worker))) {
-                if (e && e->message)
+                /* A timeout was logged where the worker was killed. */
+                if (e && e->message && r != -MB_ETIMEOUT)
                         log_dev_error(d->bdf, "%s", e->message);
                 /* Killed or dead: let go (the event loop reaps it). */
                 d->worker = mb_worker_unref(d->worker);
@@ -653,8 +654,12 @@ static void pending_after_transition(DeviceOp *op, int r, const sd_bus_error *e,
 
         if (r >= 0 && sd_bus_message_read(reply, "t", &p) >= 0)
                 device_set_pending(d, p);
-        else
+        else {
+                /* The move is done: only a dead worker fails it. */
+                log_dev_warning(d->bdf, "%s: PendingBytes not refreshed: %s", op->name,
+                                e && e->message ? e->message : strerror(r < 0 ? -r : EBADMSG));
                 note_worker_failure(d, r, e);
+        }
         if (r < 0 && worker_gone(d)) {
                 device_op_finish(op, r, e);
                 return;

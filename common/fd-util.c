@@ -214,6 +214,9 @@ int mb_fd_check_stream(int fd, bool for_writing) {
         fl = fcntl(fd, F_GETFL);
         if (fl < 0)
                 return -errno;
+        /* O_PATH shows O_RDONLY, but neither reads nor writes. */
+        if (fl & O_PATH)
+                return -EBADF;
         if (for_writing && (fl & O_ACCMODE) == O_RDONLY)
                 return -EBADF;
         if (!for_writing && (fl & O_ACCMODE) == O_WRONLY)

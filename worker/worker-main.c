@@ -194,6 +194,11 @@ static int method_update_pending(sd_bus_message *m, void *userdata, sd_bus_error
         r = W.plugin.ops->update_pending(W.handle, &p);
         if (r != 0)
                 return plugin_error(e, "update_pending", r);
+        /* The same bound as a save applies: PendingBytes never shows garbage. */
+        if (p > MB_WORKER_PENDING_MAX)
+                return mb_bus_error_setf(e, -MB_EPLUGINFAILED,
+                                         "update_pending() reported an implausible %" PRIu64 " bytes (limit %" PRIu64 ")",
+                                         p, (uint64_t) MB_WORKER_PENDING_MAX);
         return sd_bus_reply_method_return(m, "t", p);
 }
 

@@ -7,6 +7,10 @@ BROKER_INTEGRATION_TESTS = \
 	tests/integration/broker-fsm.sh \
 	tests/integration/broker-stream.sh \
 	tests/integration/broker-faults.sh \
+	tests/integration/broker-fault-matrix.sh \
+	tests/integration/broker-disruptions.sh \
+	tests/integration/broker-hostile.sh \
+	tests/integration/broker-toctou.sh \
 	tests/integration/broker-auth.sh \
 	tests/integration/broker-reload.sh \
 	tests/integration/broker-restart.sh \
