@@ -132,8 +132,11 @@ full_target /dev/full "/dev/full"
 mkdir "$MB_TMP/small"
 if mount -t tmpfs -o size=1m mb-test "$MB_TMP/small" 2>/dev/null; then
         trap 'umount "$MB_TMP/small" 2>/dev/null; mb_cleanup' EXIT
+        # A failed save -o FILE leaves FILE as it was, and no partial stream.
+        echo "an earlier stream" >"$MB_TMP/small/stream"
         full_target "$MB_TMP/small/stream" "a 1 MiB tmpfs"
-        [ "$(stat -c %s "$MB_TMP/small/stream")" -le 1048576 ] || mb_fail "the tmpfs file is larger than the tmpfs"
+        mb_expect_eq "files on the tmpfs after the failed save" "$(ls -A "$MB_TMP/small")" stream
+        mb_expect_eq "the earlier file after the failed save" "$(cat "$MB_TMP/small/stream")" "an earlier stream"
         umount "$MB_TMP/small"
 else
         mb_log "cannot mount a tmpfs here: only /dev/full checked"
@@ -141,7 +144,10 @@ fi
 
 # --- 3. the caller killed mid-call ------------------------------------------------------------
 mb_expect A ok set-state $D running
-mb_spawn killed-save "$MB_CTL" --bus "$MB_BUS_A" save $D -o "$MB_TMP/orphaned" --no-precopy --no-progress
+# The stream goes to standard output redirected into the file, so it is
+# written in place (save -o FILE writes FILE.partial-XXXXXX, renamed at the end).
+mb_spawn killed-save sh -c 'exec "$@" >"$0"' "$MB_TMP/orphaned" \
+        "$MB_CTL" --bus "$MB_BUS_A" save $D -o - --no-precopy --no-progress
 KPID=$MB_LAST_PID
 i=0
 until [ -s "$MB_TMP/orphaned" ]; do
@@ -187,7 +193,8 @@ vmstate_owners() {
 mb_expect_eq "helpers on the domain's bus" "$(vmstate_owners)" 1
 
 mb_expect A ok set-state $D running
-mb_spawn doomed-save "$MB_CTL" --bus "$MB_BUS_A" save $D -o "$MB_TMP/partial" --no-precopy --no-progress
+mb_spawn doomed-save sh -c 'exec "$@" >"$0"' "$MB_TMP/partial" \
+        "$MB_CTL" --bus "$MB_BUS_A" save $D -o - --no-precopy --no-progress
 SPID=$MB_LAST_PID
 i=0
 until [ -s "$MB_TMP/partial" ]; do

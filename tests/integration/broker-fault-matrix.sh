@@ -163,7 +163,9 @@ save_file() {
 stream_start() {
         STREAM_DEV=$1
         rm -f "$MB_TMP/stream"
-        mb_spawn stream "$MB_CTL" --bus "$MB_BUS_A" save "$1" -o "$MB_TMP/stream" --no-precopy --no-progress
+        # In place (standard output into the file), so it grows while it runs.
+        mb_spawn stream sh -c 'exec "$@" >"$0"' "$MB_TMP/stream" \
+                "$MB_CTL" --bus "$MB_BUS_A" save "$1" -o - --no-precopy --no-progress
         STREAM_PID=$MB_LAST_PID
         local k=0
         until [ -s "$MB_TMP/stream" ]; do
