@@ -108,8 +108,8 @@ static const char *env_nonempty(const char *name) {
         return v && *v ? v : NULL;
 }
 
-/* Options, then the environment, then the policy's settings, then the
- * defaults. Returns 0, or -errno with *ret_error set when the policy could
+/* Options, then the environment, then the policy's settings (a policy file
+ * that is not there is no error unless it was named), then the defaults. Returns 0, or -errno with *ret_error set when the policy could
  * not be read. */
 static int resolve_settings(const Args *a, Settings *s, char **ret_error) {
         const char *runtime_dir = a->runtime_dir ?: env_nonempty(ENV_RUNTIME_DIR);
@@ -119,7 +119,8 @@ static int resolve_settings(const Args *a, Settings *s, char **ret_error) {
         if (!runtime_dir || !uri) {
                 const char *path = a->policy ?: mb_policy_default_path();
 
-                if (a->policy || access(path, F_OK) == 0 || errno != ENOENT) {
+                /* only the built-in default may be missing */
+                if (a->policy || env_nonempty(MB_ENV_POLICY) || access(path, F_OK) == 0 || errno != ENOENT) {
                         g_autoptr(MbDiagList) diags = mb_diag_list_new();
                         MbPolicyLoadOptions opts = {
                                 .path = path,
@@ -134,10 +135,14 @@ static int resolve_settings(const Args *a, Settings *s, char **ret_error) {
                                 for (size_t i = 0; i < mb_diag_list_size(diags) && !d; i++)
                                         if (mb_diag_list_get(diags, i)->severity == MB_DIAG_ERROR)
                                                 d = mb_diag_list_get(diags, i);
-                                if (d)
+                                if (d && d->line > 0)
                                         *ret_error = g_strdup_printf("cannot read the policy for its settings: "
                                                                      "%s:%u:%u: %s",
                                                                      d->file, d->line, d->column, d->message);
+                                else if (d)
+                                        *ret_error = g_strdup_printf("cannot read the policy for its settings: "
+                                                                     "%s: %s",
+                                                                     d->file, d->message);
                                 else
                                         *ret_error = g_strdup_printf("cannot read the policy %s: %s", path,
                                                                      g_strerror(-r));
@@ -499,6 +504,20 @@ static void broker_view_done(BrokerView *v) {
                 g_ptr_array_unref(v->devices);
 }
 
+/* Properties.GetAll of a device, bounded by --timeout. */
+static int get_all(sd_bus *bus, const CtlOptions *o, const char *path, sd_bus_error *e, sd_bus_message **reply) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_call(bus, &m, CTL_BUS_NAME, path, "org.freedesktop.DBus.Properties", "GetAll");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "s", CTL_DEVICE_IFACE);
+        if (r < 0)
+                return r;
+        return sd_bus_call(bus, m, o->timeout_usec, e, reply);
+}
+
 /* Read-only: GetDevice and the properties of each device. */
 static void ask_broker(const Args *a, const HookDomain *d, BrokerView *v) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
@@ -525,8 +544,7 @@ static void ask_broker(const Args *a, const HookDomain *d, BrokerView *v) {
                 sd_bus_error_free(&e);
                 r = ctl_device_path(bus, &a->o, dev->bdf, &path, &e);
                 if (r >= 0)
-                        r = sd_bus_call_method(bus, CTL_BUS_NAME, path, "org.freedesktop.DBus.Properties", "GetAll",
-                                               &e, &reply, "s", CTL_DEVICE_IFACE);
+                        r = get_all(bus, &a->o, path, &e, &reply);
                 if (r < 0 && unreachable(r, &e)) {
                         const char *name = short_error_name(r, &e);
 
@@ -582,7 +600,7 @@ static void device_notes(const Target *t, const HookDevice *d, const BrokerDevic
         }
         if (bd->owner && *bd->owner && g_ascii_strcasecmp(bd->owner, t->uuid) != 0)
                 g_ptr_array_add(notes, g_strdup_printf("%s is claimed by another domain (%s)", d->bdf, bd->owner));
-        if (bd->is_open && bd->vmstate_id && g_strcmp0(bd->owner, t->uuid) == 0 &&
+        if (bd->is_open && bd->vmstate_id && bd->owner && g_ascii_strcasecmp(bd->owner, t->uuid) == 0 &&
             strcmp(bd->vmstate_id, d->vmstate_id ?: "") != 0)
                 g_ptr_array_add(notes, g_strdup_printf("%s is open with vmstate id '%s', the metadata gives '%s': "
                                                        "the domain's next start opens it anew",
@@ -722,11 +740,10 @@ static void show_text(const Target *t, const DomainInfo *info, const BrokerView 
                 }
         }
         if (info->excluded->len > 0) {
-                g_autofree char *list = NULL;
-                g_ptr_array_add(info->excluded, NULL);
-                list = g_strjoinv(", ", (char **) info->excluded->pdata);
-                g_ptr_array_remove_index(info->excluded, info->excluded->len - 1);
-                printf("Excluded (manage=\"no\"): %s\n", list);
+                printf("Excluded (manage=\"no\"):");
+                for (guint i = 0; i < info->excluded->len; i++)
+                        printf("%s %s", i ? "," : "", (const char *) info->excluded->pdata[i]);
+                printf("\n");
         }
         for (guint i = 0; i < notes->len; i++)
                 printf("note: %s\n", (const char *) notes->pdata[i]);

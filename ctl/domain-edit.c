@@ -840,9 +840,9 @@ static int add_object(Editor *e, char **ids) {
         return 0;
 }
 
-/* Makes migbroker's dbus-vmstate object match the metadata: added, updated,
- * or removed (with an emptied <qemu:commandline>). */
-static int sync_object(Editor *e) {
+/* Makes migbroker's dbus-vmstate object match the metadata: updated, or
+ * removed (with an emptied <qemu:commandline>), and added when may_add. */
+static int sync_object(Editor *e, bool may_add) {
         g_auto(GStrv) ids = expected_ids(e);
         g_autoptr(GPtrArray) objects = find_objects(e);
         Object *mine = NULL;
@@ -886,6 +886,12 @@ static int sync_object(Editor *e) {
                 return 0;
         if (mine) {
                 update_object(e, mine, ids);
+                return 0;
+        }
+        if (!may_add) {
+                g_autofree char *list = g_strjoinv(",", ids);
+                add_note(e, "the metadata gives vmstate ids (%s) but no dbus-vmstate object names the broker's bus "
+                            "(domain enable adds it)", list);
                 return 0;
         }
         return add_object(e, ids);
@@ -1009,7 +1015,7 @@ static void enable_one(Editor *e, GPtrArray *entries, const Wanted *w, bool *rem
                         break;
                 }
 
-        note_hostdev(e, w->bdf, w->vmstate_id);
+        note_hostdev(e, w->bdf, w->vmstate_id != NULL);
         if (!first) {
                 xmlNode *devices = ensure_our_devices(e);
                 xmlNode *node = xmlNewDocNode(e->doc, devices->ns, BAD_CAST "device", NULL);
@@ -1081,11 +1087,18 @@ int domain_edit_enable(const char *xml, size_t len, const DomainEditDevice *devi
         r = resolve_wanted(entries, devices, n_devices, wanted, ret_error);
         if (r < 0)
                 return r;
+        if (n_devices == 0) {
+                bool any = false;
+                for (guint i = 0; i < entries->len && !any; i++)
+                        any = ((const MetaEntry *) entries->pdata[i])->manage;
+                if (!any)
+                        add_note(&e, "no device given, and the domain's metadata declares none");
+        }
         for (guint i = 0; i < wanted->len; i++)
                 enable_one(&e, entries, wanted->pdata[i], &removed);
         if (removed)
                 prune_metadata(&e);
-        r = sync_object(&e);
+        r = sync_object(&e, true);
         if (r < 0)
                 return fail(ret_error, r, "cannot add the dbus-vmstate object: %s", g_strerror(-r));
         return editor_finish(&e, xml, len, ret, ret_error);
@@ -1166,7 +1179,7 @@ int domain_edit_disable(const char *xml, size_t len, const char *const *bdfs, si
         }
         if (removed)
                 prune_metadata(&e);
-        r = sync_object(&e);
+        r = sync_object(&e, false);
         if (r < 0)
                 return fail(ret_error, r, "cannot add the dbus-vmstate object: %s", g_strerror(-r));
         return editor_finish(&e, xml, len, ret, ret_error);

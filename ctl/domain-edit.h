@@ -83,8 +83,9 @@ int domain_edit_enable(const char *xml, size_t len, const DomainEditDevice *devi
 /*
  * Disables the devices of bdfs (n_bdfs of them), or every managed device when
  * n_bdfs is 0: their <mb:device> entries go (manage="no" entries stay), an
- * emptied <mb:devices> and <metadata> go too, and the dbus-vmstate object
- * follows the metadata as for enable. A BDF not in the metadata is a note.
+ * emptied <mb:devices> and <metadata> go too, and migbroker's dbus-vmstate
+ * object follows the metadata as for enable, except that a missing one is
+ * not added (a note says so). A BDF not in the metadata is a note.
  */
 int domain_edit_disable(const char *xml, size_t len, const char *const *bdfs, size_t n_bdfs,
                         const char *runtime_dir, DomainEdit **ret, char **ret_error);

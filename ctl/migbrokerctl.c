@@ -39,7 +39,7 @@ static const Verb verbs[] = {
         { "monitor", ctl_monitor_main, "print device changes as they happen" },
         { "policy", ctl_policy_main, "check, explain or reload the device policy" },
         { "plugin", ctl_plugin_main, "check a migration plugin's conformance (in a worker; no broker needed)" },
-        { "domain", ctl_domain_main, "set up a libvirt domain's devices and dbus-vmstate object, or show them" },
+        { "domain", ctl_domain_main, "set up a libvirt domain for migbroker (metadata, dbus-vmstate), or show it" },
 };
 
 static void help(FILE *f) {

@@ -498,6 +498,26 @@ static void test_disable_one(void **state) {
         assert_changes(again, "note: 0000:3b:00.1 is not in the domain's migbroker metadata", NULL);
 }
 
+/* disable never adds the object, even where the metadata would want one */
+static void test_disable_does_not_add(void **state) {
+        const DomainEditDevice devs[] = { { .bdf = "0000:3b:00.1", .vmstate_id = "a" },
+                                          { .bdf = "0000:3b:00.2", .vmstate_id = "b" } };
+        const char *const which[] = { "0000:3b:00.2" };
+        g_autoptr(DomainEdit) two = enable(base, devs, 2);
+        g_autofree char *no_object = NULL;
+        g_autoptr(DomainEdit) e = NULL;
+        const char *at = strstr(two->xml, "  <qemu:commandline>");
+
+        assert_non_null(at);
+        no_object = g_strdup_printf("%.*s</domain>\n", (int) (at - two->xml), two->xml);
+        e = disable(no_object, which, 1);
+        assert_null(strstr(e->xml, "qemu:arg"));
+        assert_changes(e, "device-removed 0000:3b:00.2: removed device 0000:3b:00.2 (vmstate id b)",
+                       "note: the metadata gives vmstate ids (a) but no dbus-vmstate object names the broker's bus "
+                       "(domain enable adds it)",
+                       NULL);
+}
+
 static void test_disable_keeps_manage_no(void **state) {
         g_autofree char *xml = replace_once(enabled, "    </mb:devices>",
                                             "      <mb:device bdf=\"0000:3b:00.2\" manage=\"no\"/>\n"
@@ -702,6 +722,7 @@ int main(void) {
                 cmocka_unit_test(test_enable_removes_second_object),
                 cmocka_unit_test(test_disable_all),
                 cmocka_unit_test(test_disable_one),
+                cmocka_unit_test(test_disable_does_not_add),
                 cmocka_unit_test(test_disable_keeps_manage_no),
                 cmocka_unit_test(test_disable_hostdev_note),
                 cmocka_unit_test(test_disable_bad_bdf),
