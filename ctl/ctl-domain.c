@@ -32,6 +32,7 @@
 #define ERR_TRANSIENT "TransientDomain"
 #define ERR_DOMAIN_XML "InvalidDomainXML"
 #define ERR_CONFLICT "Conflict"
+#define ERR_INVALID_ARGS "InvalidArgs"
 
 typedef struct Args {
         CtlOptions o; /* --bus, --timeout (show asks the broker), --json */
@@ -94,13 +95,11 @@ static void help(FILE *f) {
 typedef struct Settings {
         char *runtime_dir;
         char *uri;
-        char *note; /* the policy could not be read (show goes on with the defaults) */
 } Settings;
 
 static void settings_done(Settings *s) {
         g_free(s->runtime_dir);
         g_free(s->uri);
-        g_free(s->note);
 }
 
 static const char *env_nonempty(const char *name) {
@@ -109,8 +108,8 @@ static const char *env_nonempty(const char *name) {
 }
 
 /* Options, then the environment, then the policy's settings (a policy file
- * that is not there is no error unless it was named), then the defaults. Returns 0, or -errno with *ret_error set when the policy could
- * not be read. */
+ * that is not there is no error unless it was named), then the defaults.
+ * Returns 0, or -errno with *ret_error set when the policy could not be read. */
 static int resolve_settings(const Args *a, Settings *s, char **ret_error) {
         const char *runtime_dir = a->runtime_dir ?: env_nonempty(ENV_RUNTIME_DIR);
         const char *uri = a->connect ?: env_nonempty(ENV_LIBVIRT_DEFAULT_URI);
@@ -342,9 +341,11 @@ static int run_edit(const Args *a) {
         int r;
 
         r = resolve_settings(a, &s, &error);
+        if (r == -EINVAL)
+                return ctl_fail_named(&a->o, t.what, ERR_INVALID_ARGS, "%s", error);
         if (r < 0)
-                return ctl_fail_named(&a->o, t.what, mb_error_short_name(-MB_EPOLICYINVALID), "%s (or give --runtime-dir)",
-                                      error);
+                return ctl_fail_named(&a->o, t.what, mb_error_short_name(-MB_EPOLICYINVALID),
+                                      "%s (or give --runtime-dir)", error);
         r = open_target(a, &s, false, &t);
         if (r != 0)
                 return r;
@@ -383,8 +384,9 @@ static int run_edit(const Args *a) {
                 virDomainPtr defined = virDomainDefineXML(t.conn, ed->xml);
 
                 if (!defined)
-                        return ctl_fail_named(&a->o, t.what, ERR_LIBVIRT, "libvirt refused the new definition of %s: %s",
-                                              t.name, libvirt_message());
+                        return ctl_fail_named(&a->o, t.what, ERR_LIBVIRT,
+                                              "libvirt refused the new definition of %s: %s", t.name,
+                                              libvirt_message());
                 (void) virDomainFree(defined);
                 return print_edit(a, &t, ed, true);
         }
@@ -694,7 +696,8 @@ static void show_text(const Target *t, const DomainInfo *info, const BrokerView 
         const char *state = domain_object_state_to_string(info->object_state);
 
         printf("Domain:       %s (%s)\n", t->name, t->uuid);
-        printf("State:        %s, %s\n", t->active ? "running" : "shut off", t->persistent ? "persistent" : "transient");
+        printf("State:        %s, %s\n", t->active ? "running" : "shut off",
+               t->persistent ? "persistent" : "transient");
         printf("Bus:          %s\n", info->bus_address);
         switch (info->object_state) {
         case DOMAIN_OBJECT_NONE:
@@ -761,12 +764,15 @@ static int run_show(const Args *a) {
         int r;
 
         r = resolve_settings(a, &s, &error);
+        if (r == -EINVAL)
+                return ctl_fail_named(&a->o, t.what, ERR_INVALID_ARGS, "%s", error);
         if (r < 0) {
                 /* reading goes on with the defaults, and says so */
                 Args defaults = *a;
                 g_autofree char *again = NULL;
 
                 g_ptr_array_add(notes, g_strdup_printf("%s: assuming the defaults", error));
+                g_clear_pointer(&error, g_free);
                 defaults.runtime_dir = a->runtime_dir ?: env_nonempty(ENV_RUNTIME_DIR) ?: MB_POLICY_DEFAULT_RUNTIME_DIR;
                 defaults.connect = a->connect ?: env_nonempty(ENV_LIBVIRT_DEFAULT_URI) ?: DEFAULT_LIBVIRT_URI;
                 r = resolve_settings(&defaults, &s, &again);
@@ -916,8 +922,11 @@ int ctl_domain_main(int argc, char *argv[]) {
                 if (!eq)
                         without_id++;
         }
+        if (a.runtime_dir && !g_path_is_absolute(a.runtime_dir))
+                return ctl_usage("domain", "--runtime-dir %s: not an absolute path", a.runtime_dir);
         if (a.vmstate_id && !hook_vmstate_id_valid(a.vmstate_id))
-                return ctl_usage("domain", "--vmstate-id %s: a vmstate id is 1 to %d visible ASCII characters other than ','",
+                return ctl_usage("domain",
+                                 "--vmstate-id %s: a vmstate id is 1 to %d visible ASCII characters other than ','",
                                  a.vmstate_id, HOOK_VMSTATE_ID_MAX);
         if (a.vmstate_id && without_id != 1)
                 return ctl_usage("domain",

@@ -321,9 +321,25 @@ static char *indent_of(const xmlNode *n) {
         return g_strdup(nl ? nl + 1 : "");
 }
 
+/* libxml2's constructors return NULL only when out of memory: like
+ * g_malloc(), these abort then, so that no edit is ever half done. */
+static void *xml_checked(void *p) {
+        if (!p)
+                g_error("out of memory editing the domain XML");
+        return p;
+}
+
+static xmlNode *new_element(xmlDoc *doc, xmlNs *ns, const char *name) {
+        return xml_checked(xmlNewDocNode(doc, ns, BAD_CAST name, NULL));
+}
+
+static void set_prop(xmlNode *n, const char *name, const char *value) {
+        (void) xml_checked(xmlSetProp(n, BAD_CAST name, BAD_CAST value));
+}
+
 static xmlNode *new_text(xmlDoc *doc, const char *a, const char *b) {
         g_autofree char *s = g_strconcat(a, b, NULL);
-        return xmlNewDocText(doc, BAD_CAST s);
+        return xml_checked(xmlNewDocText(doc, BAD_CAST s));
 }
 
 /* Whether n starts a line of its own (the blank text before it has a newline). */
@@ -364,7 +380,7 @@ static void insert_after(xmlNode *sibling, xmlNode *node) {
 
         xmlAddNextSibling(sibling, node);
         if (text)
-                xmlAddPrevSibling(node, xmlNewDocText(sibling->doc, text));
+                xmlAddPrevSibling(node, new_text(sibling->doc, (const char *) text, ""));
 }
 
 /* Unlinks and frees node and the blank before it. */
@@ -577,15 +593,15 @@ static xmlNode *ensure_our_devices(Editor *e) {
                                 return ds;
         }
         if (!metadata) {
-                metadata = xmlNewDocNode(e->doc, NULL, BAD_CAST "metadata", NULL);
+                metadata = new_element(e->doc, NULL, "metadata");
                 anchor = metadata_anchor(e);
                 if (anchor)
                         insert_after(anchor, metadata);
                 else
                         append_indented(e->root, metadata);
         }
-        devices = xmlNewDocNode(e->doc, NULL, BAD_CAST "devices", NULL);
-        ns = xmlNewNs(devices, BAD_CAST HOOK_METADATA_NS, BAD_CAST "mb");
+        devices = new_element(e->doc, NULL, "devices");
+        ns = xml_checked(xmlNewNs(devices, BAD_CAST HOOK_METADATA_NS, BAD_CAST "mb"));
         xmlSetNs(devices, ns);
         append_indented(metadata, devices);
         return devices;
@@ -790,7 +806,7 @@ static void update_object(Editor *e, Object *o, char **ids) {
                 g_string_append_printf(what, "%sid-list %s -> %s", what->len ? "; " : "", old_list ?: "(none)", want);
         }
         arg = qemu_opts_format(o->opts);
-        xmlSetProp(o->value, BAD_CAST "value", BAD_CAST arg);
+        set_prop(o->value, "value", arg);
         id = qemu_opts_get(o->opts, "id");
         add_change(e, DOMAIN_CHANGE_OBJECT_CHANGED, id, "changed dbus-vmstate object %s: %s", id, what->str);
 }
@@ -799,13 +815,14 @@ static xmlNs *qemu_ns(Editor *e) {
         static const char *const prefixes[] = { "qemu", "qemucmd", "mbqemu" };
         xmlNs *ns = xmlSearchNsByHref(e->doc, e->root, BAD_CAST DOMAIN_QEMU_NS);
 
+        /* NULL only when every prefix is bound to another namespace */
         for (size_t i = 0; !ns && i < ELEMENTSOF(prefixes); i++)
                 if (!xmlSearchNs(e->doc, e->root, BAD_CAST prefixes[i]))
-                        ns = xmlNewNs(e->root, BAD_CAST DOMAIN_QEMU_NS, BAD_CAST prefixes[i]);
+                        ns = xml_checked(xmlNewNs(e->root, BAD_CAST DOMAIN_QEMU_NS, BAD_CAST prefixes[i]));
         return ns;
 }
 
-static int add_object(Editor *e, char **ids) {
+static int add_object(Editor *e, char **ids, char **ret_error) {
         g_autoptr(GPtrArray) opts = g_ptr_array_new_with_free_func((GDestroyNotify) qemu_opt_free);
         g_autofree char *want = g_strjoinv(",", ids);
         g_autofree char *arg = NULL;
@@ -825,15 +842,17 @@ static int add_object(Editor *e, char **ids) {
         if (!cmdline) {
                 xmlNs *ns = qemu_ns(e);
                 if (!ns)
-                        return -ENOMEM;
-                cmdline = xmlNewDocNode(e->doc, ns, BAD_CAST "commandline", NULL);
+                        return fail(ret_error, -EEXIST,
+                                    "cannot add the dbus-vmstate object: the prefixes qemu, qemucmd and mbqemu "
+                                    "of the root element are all bound to other namespaces");
+                cmdline = new_element(e->doc, ns, "commandline");
                 append_indented(e->root, cmdline);
         }
-        option = xmlNewDocNode(e->doc, cmdline->ns, BAD_CAST "arg", NULL);
-        xmlNewProp(option, BAD_CAST "value", BAD_CAST "-object");
+        option = new_element(e->doc, cmdline->ns, "arg");
+        set_prop(option, "value", "-object");
         append_indented(cmdline, option);
-        value = xmlNewDocNode(e->doc, cmdline->ns, BAD_CAST "arg", NULL);
-        xmlNewProp(value, BAD_CAST "value", BAD_CAST arg);
+        value = new_element(e->doc, cmdline->ns, "arg");
+        set_prop(value, "value", arg);
         append_indented(cmdline, value);
         add_change(e, DOMAIN_CHANGE_OBJECT_ADDED, DOMAIN_VMSTATE_OBJECT_ID, "added dbus-vmstate object %s: -object %s",
                    DOMAIN_VMSTATE_OBJECT_ID, arg);
@@ -842,7 +861,7 @@ static int add_object(Editor *e, char **ids) {
 
 /* Makes migbroker's dbus-vmstate object match the metadata: updated, or
  * removed (with an emptied <qemu:commandline>), and added when may_add. */
-static int sync_object(Editor *e, bool may_add) {
+static int sync_object(Editor *e, bool may_add, char **ret_error) {
         g_auto(GStrv) ids = expected_ids(e);
         g_autoptr(GPtrArray) objects = find_objects(e);
         Object *mine = NULL;
@@ -894,7 +913,7 @@ static int sync_object(Editor *e, bool may_add) {
                             "(domain enable adds it)", list);
                 return 0;
         }
-        return add_object(e, ids);
+        return add_object(e, ids, ret_error);
 }
 
 /* ---- enable, disable, show ------------------------------------------------------------ */
@@ -998,8 +1017,9 @@ static int resolve_wanted(GPtrArray *entries, const DomainEditDevice *devices, s
                         continue;
                 other = g_hash_table_lookup(by_id, m->vmstate_id);
                 if (other)
-                        return fail(ret_error, -EEXIST, "vmstate id '%s' is already given to %s in the domain's metadata",
-                                    m->vmstate_id, m->bdf);
+                        return fail(ret_error, -EEXIST,
+                                    "vmstate id '%s' is already given to %s in the domain's metadata", m->vmstate_id,
+                                    m->bdf);
         }
         return 0;
 }
@@ -1018,11 +1038,11 @@ static void enable_one(Editor *e, GPtrArray *entries, const Wanted *w, bool *rem
         note_hostdev(e, w->bdf, w->vmstate_id != NULL);
         if (!first) {
                 xmlNode *devices = ensure_our_devices(e);
-                xmlNode *node = xmlNewDocNode(e->doc, devices->ns, BAD_CAST "device", NULL);
+                xmlNode *node = new_element(e->doc, devices->ns, "device");
 
-                xmlNewProp(node, BAD_CAST "bdf", BAD_CAST w->bdf);
+                set_prop(node, "bdf", w->bdf);
                 if (w->vmstate_id)
-                        xmlNewProp(node, BAD_CAST "vmstate-id", BAD_CAST w->vmstate_id);
+                        set_prop(node, "vmstate-id", w->vmstate_id);
                 append_indented(devices, node);
                 if (w->vmstate_id)
                         add_change(e, DOMAIN_CHANGE_DEVICE_ADDED, w->bdf, "added device %s (vmstate id %s)", w->bdf,
@@ -1033,14 +1053,14 @@ static void enable_one(Editor *e, GPtrArray *entries, const Wanted *w, bool *rem
         }
 
         if (!first->manage) {
-                xmlUnsetProp(first->node, BAD_CAST "manage");
+                (void) xmlUnsetProp(first->node, BAD_CAST "manage");
                 g_string_append(what, "managed again (was manage=\"no\")");
         }
         if (g_strcmp0(first->vmstate_id, w->vmstate_id) != 0) {
                 if (w->vmstate_id)
-                        xmlSetProp(first->node, BAD_CAST "vmstate-id", BAD_CAST w->vmstate_id);
+                        set_prop(first->node, "vmstate-id", w->vmstate_id);
                 else
-                        xmlUnsetProp(first->node, BAD_CAST "vmstate-id");
+                        (void) xmlUnsetProp(first->node, BAD_CAST "vmstate-id");
                 if (first->vmstate_id && w->vmstate_id)
                         g_string_append_printf(what, "%svmstate id %s -> %s", what->len ? "; " : "",
                                                first->vmstate_id, w->vmstate_id);
@@ -1098,9 +1118,9 @@ int domain_edit_enable(const char *xml, size_t len, const DomainEditDevice *devi
                 enable_one(&e, entries, wanted->pdata[i], &removed);
         if (removed)
                 prune_metadata(&e);
-        r = sync_object(&e, true);
+        r = sync_object(&e, true, ret_error);
         if (r < 0)
-                return fail(ret_error, r, "cannot add the dbus-vmstate object: %s", g_strerror(-r));
+                return r;
         return editor_finish(&e, xml, len, ret, ret_error);
 }
 
@@ -1179,9 +1199,9 @@ int domain_edit_disable(const char *xml, size_t len, const char *const *bdfs, si
         }
         if (removed)
                 prune_metadata(&e);
-        r = sync_object(&e, false);
+        r = sync_object(&e, false, ret_error);
         if (r < 0)
-                return fail(ret_error, r, "cannot add the dbus-vmstate object: %s", g_strerror(-r));
+                return r;
         return editor_finish(&e, xml, len, ret, ret_error);
 }
 

@@ -264,8 +264,8 @@ static int check_vmstate_id(const xmlNode *n, const char *id, char **ret_error) 
         if (len > HOOK_VMSTATE_ID_MAX)
                 return fail(ret_error, -EINVAL, "line %d: vmstate-id is longer than %d characters", line_of(n),
                             HOOK_VMSTATE_ID_MAX);
-        return fail(ret_error, -EINVAL, "line %d: vmstate-id '%s' may only hold visible ASCII characters other than ','",
-                    line_of(n), id);
+        return fail(ret_error, -EINVAL,
+                    "line %d: vmstate-id '%s' may only hold visible ASCII characters other than ','", line_of(n), id);
 }
 
 static int parse_metadata_device(Parse *p, const xmlNode *n, char **ret_error) {
