@@ -1,16 +1,22 @@
 ## hooks/: migbroker-hook, the libvirt qemu hook (interface contract §8).
 ## Included from data/local.mk.
 
+# The domain XML reader (contract §8 metadata, hostdevs), shared by the hook and
+# migbrokerctl's domain commands: libxml2, no D-Bus.
+noinst_LTLIBRARIES += hooks/libmbdomainxml.la
+hooks_libmbdomainxml_la_SOURCES = hooks/domain-xml.c hooks/domain-xml.h
+hooks_libmbdomainxml_la_CFLAGS = $(AM_CFLAGS) $(XML_CFLAGS) $(GLIB_CFLAGS)
+DOMAINXML_LIBS = hooks/libmbdomainxml.la common/libmbcore.la $(XML_LIBS) $(GLIB_LIBS)
+
 # The hook's logic as a convenience library, so the unit tests link the same code.
 noinst_LTLIBRARIES += hooks/libmbhook.la
 hooks_libmbhook_la_SOURCES = \
-	hooks/domain-xml.c hooks/domain-xml.h \
 	hooks/hook-config.c hooks/hook-config.h \
 	hooks/hook-actions.c hooks/hook-actions.h \
 	hooks/hook-bus.c hooks/hook-bus.h
 hooks_libmbhook_la_CFLAGS = $(AM_CFLAGS) $(XML_CFLAGS) $(SYSTEMD_CFLAGS) $(GLIB_CFLAGS)
 
-HOOK_LIBS = hooks/libmbhook.la common/libmbcore.la $(XML_LIBS) $(SYSTEMD_LIBS) $(GLIB_LIBS)
+HOOK_LIBS = hooks/libmbhook.la $(DOMAINXML_LIBS) $(SYSTEMD_LIBS)
 
 pkglibexec_PROGRAMS += hooks/migbroker-hook
 hooks_migbroker_hook_SOURCES = hooks/hook-main.c
