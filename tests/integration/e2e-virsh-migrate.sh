@@ -232,19 +232,19 @@ wait_field() { # H FIELD VALUE SECONDS
 
 # ---- the domain ------------------------------------------------------------------
 BUS=/run/migbroker/domain/$UUID/bus
-sed -e "s|<domain type='qemu'>|<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>|" \
-    -e "s|<name>t1</name>|<name>$NAME</name><uuid>$UUID</uuid>\\
-  <metadata>\\
-    <mb:devices xmlns:mb=\"http://migbroker.org/xmlns/domain/1\">\\
-      <mb:device bdf=\"$BDF\" vmstate-id=\"$VSID\"/>\\
-    </mb:devices>\\
-  </metadata>|" \
-    -e "s|</devices>|</devices>\\
-  <qemu:commandline>\\
-    <qemu:arg value='-object'/>\\
-    <qemu:arg value='dbus-vmstate,id=dv0,addr=unix:path=$BUS,id-list=$VSID'/>\\
-  </qemu:commandline>|" "$FIX" >"$MB_TMP/dom.xml"
+# The fixture as it is, then migbrokerctl domain enable writes the metadata
+# and the dbus-vmstate object through libvirt's API (run in A's namespace:
+# A's libvirtd, the default runtime dir /run/migbroker).
+sed -e "s|<name>t1</name>|<name>$NAME</name><uuid>$UUID</uuid>|" "$FIX" >"$MB_TMP/dom.xml"
 virsh_on A define "$MB_TMP/dom.xml" >/dev/null
+in_host A "$MB_CTL" domain enable "$NAME" --device "$BDF=$VSID" --connect qemu:///system >"$MB_TMP/enable.log" 2>&1 ||
+        { cat "$MB_TMP/enable.log" >&2; mb_fail "migbrokerctl domain enable failed"; }
+virsh_on A dumpxml --inactive "$NAME" >"$MB_TMP/dom-enabled.xml"
+grep -q "<mb:device bdf=.$BDF. vmstate-id=.$VSID.*/>" "$MB_TMP/dom-enabled.xml" ||
+        mb_fail "domain enable did not write the metadata: $(cat "$MB_TMP/enable.log")"
+grep -q "dbus-vmstate,id=migbroker,addr=unix:path=$BUS,id-list=$VSID" "$MB_TMP/dom-enabled.xml" ||
+        mb_fail "domain enable did not write the dbus-vmstate object: $(cat "$MB_TMP/enable.log")"
+mb_log "migbrokerctl domain enable: $(tr '\n' ';' <"$MB_TMP/enable.log")"
 t=$(date +%s.%N)
 virsh_on A start "$NAME" >/dev/null || mb_fail "virsh start on A failed"
 mb_log "domain started on A in $(elapsed "$t") s"
