@@ -60,6 +60,7 @@ Manager *manager_free(Manager *m) {
         m->om_slot = sd_bus_slot_unref(m->om_slot);
         m->prober = prober_free(m->prober);
         m->libvirt = libvirt_events_free(m->libvirt);
+        g_free(m->followed_uri);
         auth_free(m->auth);
         if (m->bus)
                 sd_bus_flush_close_unref(m->bus);
@@ -287,11 +288,15 @@ bool manager_follows_libvirt(Manager *m) {
         return libvirt_events_connected(m->libvirt);
 }
 
-void manager_follow_libvirt(Manager *m) {
-        const char *uri = m->config.libvirt_uri ?: m->policy->settings.libvirt_uri;
+static const char *libvirt_uri(Manager *m) {
+        return m->config.libvirt_uri ?: m->policy->settings.libvirt_uri ?: "";
+}
 
+void manager_follow_libvirt(Manager *m) {
         m->libvirt = libvirt_events_free(m->libvirt);
-        m->libvirt = libvirt_events_new(m, uri);
+        g_free(m->followed_uri);
+        m->followed_uri = g_strdup(libvirt_uri(m));
+        m->libvirt = libvirt_events_new(m, m->followed_uri);
 }
 
 Device *manager_find_device(Manager *m, const char *bdf) {
@@ -539,6 +544,11 @@ int manager_load_policy(Manager *m, sd_bus_error *error) {
         m->runtime_dir = g_strdup(m->config.runtime_dir ?: m->policy->settings.runtime_dir);
         (void) auth_configure(m->auth, m->policy->settings.admin_group, m->policy->settings.vmm_user, true);
         (void) sd_bus_emit_properties_changed(m->bus, MANAGER_PATH, MANAGER_INTERFACE, "PolicyFiles", NULL);
+        /* A reload that changes settings.libvirt-uri follows the new one. */
+        if (m->followed_uri && strcmp(m->followed_uri, libvirt_uri(m)) != 0) {
+                log_info("settings.libvirt-uri changed from '%s' to '%s'", m->followed_uri, libvirt_uri(m));
+                manager_follow_libvirt(m);
+        }
 
         r = apply_policy(m, m->policy, false, error);
         if (r < 0)

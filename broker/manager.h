@@ -40,6 +40,7 @@ struct Manager {
         LibvirtEvents *libvirt;   /* domain lifecycle events, when connected */
         char *runtime_dir;        /* effective */
         bool shutting_down;
+        char *followed_uri;           /* libvirt URI followed ("" none); NULL before the first */
         GPtrArray *changed;           /* Device* (a reference each) with announcements due */
         sd_event_source *changed_source; /* defer: announces them after the current dispatch */
         sd_bus_slot *manager_slot, *device_slot, *enum_slot, *om_slot;
