@@ -1,15 +1,22 @@
 ## tests/bench: benchmarks, run by 'make bench' (never by 'make check'). Each
 ## prints its figures beside a baseline measured in the same run.
-EXTRA_PROGRAMS = tests/bench/bench-policy tests/bench/bench-broker tests/bench/bench-crc32c
+EXTRA_PROGRAMS = tests/bench/bench-policy tests/bench/bench-broker tests/bench/bench-crc32c \
+	tests/bench/bench-fleet tests/bench/bench-reaper
 
 tests_bench_bench_policy_SOURCES = tests/bench/bench-policy.c
 tests_bench_bench_policy_CPPFLAGS = $(MBPOLICY_CPPFLAGS)
 tests_bench_bench_policy_CFLAGS = $(MBPOLICY_CFLAGS) -O2
 tests_bench_bench_policy_LDADD = $(MBPOLICY_LIBS) common/libmbcore.la $(SYSTEMD_LIBS)
 
-tests_bench_bench_broker_SOURCES = tests/bench/bench-broker.c
+tests_bench_bench_broker_SOURCES = tests/bench/bench-broker.c tests/bench/bench-util.h
 tests_bench_bench_broker_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS) -O2 -pthread
-tests_bench_bench_broker_LDADD = common/libmbcore.la $(SYSTEMD_LIBS) -lpthread
+tests_bench_bench_broker_LDADD = common/libmbcore.la $(SYSTEMD_LIBS) -lpthread -lm
+
+tests_bench_bench_fleet_SOURCES = tests/bench/bench-fleet.c tests/bench/bench-util.h
+tests_bench_bench_fleet_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS) -O2 -pthread
+tests_bench_bench_fleet_LDADD = $(SYSTEMD_LIBS) -lpthread -lm
+
+tests_bench_bench_reaper_SOURCES = tests/bench/bench-reaper.c
 
 tests_bench_bench_crc32c_SOURCES = tests/bench/bench-crc32c.c
 tests_bench_bench_crc32c_CFLAGS = $(AM_CFLAGS) -O2
@@ -22,7 +29,7 @@ tests_bench_bench_plugin_la_CFLAGS = $(AM_CFLAGS) -O2
 tests_bench_bench_plugin_la_LDFLAGS = $(TEST_PLUGIN_LINK_FLAGS)
 
 CLEANFILES += $(EXTRA_PROGRAMS)
-EXTRA_DIST += tests/bench/bench-broker.sh
+EXTRA_DIST += tests/bench/bench-broker.sh tests/bench/bench-fleet.sh
 
 bench: $(EXTRA_PROGRAMS) tests/bench/bench-plugin.la all
 	./tests/bench/bench-policy$(EXEEXT)
