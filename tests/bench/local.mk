@@ -1,7 +1,7 @@
 ## tests/bench: benchmarks, run by 'make bench' (never by 'make check'). Each
 ## prints its figures beside a baseline measured in the same run.
 EXTRA_PROGRAMS = tests/bench/bench-policy tests/bench/bench-broker tests/bench/bench-crc32c \
-	tests/bench/bench-fleet tests/bench/bench-reaper
+	tests/bench/bench-fleet tests/bench/bench-reaper tests/bench/bench-hook
 
 tests_bench_bench_policy_SOURCES = tests/bench/bench-policy.c
 tests_bench_bench_policy_CPPFLAGS = $(MBPOLICY_CPPFLAGS)
@@ -18,6 +18,10 @@ tests_bench_bench_fleet_LDADD = $(SYSTEMD_LIBS) -lpthread -lm
 
 tests_bench_bench_reaper_SOURCES = tests/bench/bench-reaper.c
 
+tests_bench_bench_hook_SOURCES = tests/bench/bench-hook.c tests/bench/bench-util.h
+tests_bench_bench_hook_CFLAGS = $(AM_CFLAGS) -O2
+tests_bench_bench_hook_LDADD = -lm
+
 tests_bench_bench_crc32c_SOURCES = tests/bench/bench-crc32c.c
 tests_bench_bench_crc32c_CFLAGS = $(AM_CFLAGS) -O2
 tests_bench_bench_crc32c_LDADD = common/libmbcore.la
@@ -29,7 +33,7 @@ tests_bench_bench_plugin_la_CFLAGS = $(AM_CFLAGS) -O2
 tests_bench_bench_plugin_la_LDFLAGS = $(TEST_PLUGIN_LINK_FLAGS)
 
 CLEANFILES += $(EXTRA_PROGRAMS)
-EXTRA_DIST += tests/bench/bench-broker.sh tests/bench/bench-fleet.sh
+EXTRA_DIST += tests/bench/bench-broker.sh tests/bench/bench-fleet.sh tests/bench/bench-hook.sh
 
 bench: $(EXTRA_PROGRAMS) tests/bench/bench-plugin.la all
 	./tests/bench/bench-policy$(EXEEXT)
