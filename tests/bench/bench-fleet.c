@@ -372,8 +372,8 @@ int main(int argc, char *argv[]) {
         mb_bench_row(figure, rss1, NAN, NAN, 1, "MiB", MB_BENCH_VALUE_AT_MOST, 16, "<= 16 MiB");
         snprintf(figure, sizeof(figure), "broker VmHWM, %u devices, %u open", arg_devices, arg_open);
         mb_bench_row(figure, hwm1, NAN, NAN, 1, "MiB", MB_BENCH_VALUE_AT_MOST, 16, "<= 16 MiB");
-        mb_bench_row("  of which RssAnon", anon1, NAN, NAN, 1, "MiB", MB_BENCH_REPORT, 0, "report");
-        mb_bench_row("  of which RssFile", file1, NAN, NAN, 1, "MiB", MB_BENCH_REPORT, 0, "report");
+        mb_bench_row("  broker RssAnon (of that VmRSS)", anon1, NAN, NAN, 1, "MiB", MB_BENCH_REPORT, 0, "report");
+        mb_bench_row("  broker RssFile (of that VmRSS)", file1, NAN, NAN, 1, "MiB", MB_BENCH_REPORT, 0, "report");
         snprintf(figure, sizeof(figure), "broker VmRSS, %u devices, none open", arg_devices);
         mb_bench_row(figure, rss0, NAN, NAN, 1, "MiB", MB_BENCH_REPORT, 0, "report");
         snprintf(figure, sizeof(figure), "Open (worker start) p50, one at a time");
@@ -387,9 +387,9 @@ int main(int argc, char *argv[]) {
                      NAN, NAN, 2, "ms", MB_BENCH_REPORT, 0, "report");
         snprintf(figure, sizeof(figure), "idle worker VmRSS (median of %u)", w.n);
         mb_bench_row(figure, w.rss, NAN, NAN, 2, "MiB", MB_BENCH_VALUE_AT_MOST, 4, "<= 4 MiB");
-        mb_bench_row("  of which RssAnon", w.anon, NAN, NAN, 2, "MiB", MB_BENCH_REPORT, 0, "report");
-        mb_bench_row("  of which RssFile", w.file, NAN, NAN, 2, "MiB", MB_BENCH_REPORT, 0, "report");
-        mb_bench_row("  of which RssShmem", w.shmem, NAN, NAN, 2, "MiB", MB_BENCH_REPORT, 0, "report");
+        mb_bench_row("  idle worker RssAnon", w.anon, NAN, NAN, 2, "MiB", MB_BENCH_REPORT, 0, "report");
+        mb_bench_row("  idle worker RssFile", w.file, NAN, NAN, 2, "MiB", MB_BENCH_REPORT, 0, "report");
+        mb_bench_row("  idle worker RssShmem", w.shmem, NAN, NAN, 2, "MiB", MB_BENCH_REPORT, 0, "report");
         snprintf(figure, sizeof(figure), "%u clients at once: errors", arg_clients);
         mb_bench_row(figure, errors, NAN, NAN, 0, "", MB_BENCH_VALUE_EQUALS, 0, "0");
         for (int op = OP_CLAIM; op <= OP_RELEASE; op++) {
