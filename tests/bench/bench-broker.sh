@@ -2,7 +2,7 @@
 # Sets up a private bus, a broker, one device backed by the memory plugin
 # (tests/bench/bench-plugin.c) and MB_BENCH_SCALE_DEVICES more for the
 # "several streams at once" row, then runs bench-broker against them.
-# Knobs (docs/performance.md): MB_BENCH_SIZE_MIB (1024), MB_BENCH_REPEATS (5),
+# Knobs (docs/performance.md): MB_BENCH_SIZE_MIB (1024), MB_BENCH_REPEATS (7),
 # MB_BENCH_CALLS (2000), MB_BENCH_SCALE_DEVICES (8), MB_BENCH_SCALE_MIB (256).
 # The older MB_BENCH_SIZE (bytes) and MB_BENCH_RUNS still work.
 . "$MB_SRCDIR/tests/integration/lib.sh"
@@ -13,7 +13,7 @@ SO="$MB_BUILDDIR/tests/bench/.libs/bench-plugin.so"
 mb_require_built "$MB_BROKER" "$MB_WORKER" "$SO" "$MB_BUILDDIR/tests/bench/bench-broker"
 
 SIZE=${MB_BENCH_SIZE:-$(( ${MB_BENCH_SIZE_MIB:-1024} << 20 ))}
-RUNS=${MB_BENCH_RUNS:-${MB_BENCH_REPEATS:-5}}
+RUNS=${MB_BENCH_RUNS:-${MB_BENCH_REPEATS:-7}}
 NSCALE=${MB_BENCH_SCALE_DEVICES:-8}
 SCALE_SIZE=$(( ${MB_BENCH_SCALE_MIB:-256} << 20 ))
 

@@ -68,7 +68,7 @@ static inline void mb_bench_fmt(char *buf, size_t len, double v, int prec, const
         if (isnan(v))
                 snprintf(buf, len, "-");
         else
-                snprintf(buf, len, "%.*f %s", prec, v, unit);
+                snprintf(buf, len, "%.*f%s%s", prec, v, unit && *unit ? " " : "", unit ? unit : "");
 }
 
 /* One row. value/base in UNIT (base NAN: no baseline), ratio NAN: none. */
