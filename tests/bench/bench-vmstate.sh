@@ -23,9 +23,16 @@ skip() { # REASON
         exit 0
 }
 QEMU=$(command -v qemu-system-x86_64 || true)
-[ -n "$QEMU" ] || skip "qemu-system-x86_64 is not installed"
-"$QEMU" -object help 2>/dev/null | grep -q dbus-vmstate || skip "this QEMU has no dbus-vmstate"
-python3 -c 'import json, socket' 2>/dev/null || skip "no python3 for QMP"
+NO_QEMU=""
+if [ "${MB_BENCH_QEMU:-1}" = 0 ]; then
+        NO_QEMU="MB_BENCH_QEMU=0"
+elif [ -z "$QEMU" ]; then
+        NO_QEMU="qemu-system-x86_64 is not installed"
+elif ! "$QEMU" -object help 2>/dev/null | grep -q dbus-vmstate; then
+        NO_QEMU="this QEMU has no dbus-vmstate"
+elif ! python3 -c 'import json, socket' 2>/dev/null; then
+        NO_QEMU="no python3 for QMP"
+fi
 SO="$MB_BUILDDIR/tests/bench/.libs/bench-plugin.so"
 HELPER="$MB_BUILDDIR/tests/bench/bench-vmstate-helper"
 mb_require_built "$MB_BROKER" "$MB_WORKER" "$SO" "$HELPER"
@@ -104,6 +111,30 @@ for host in HA HB; do
         mb_spawn "helper-$host" "$HELPER" --bus "$addr" --id "$VMID" --size "$BYTES" --ready "$MB_TMP/helper-$host.ready"
         mb_wait_file "$MB_TMP/helper-$host.ready" 10 || mb_fail "helper $host did not start"
 done
+
+# ---- Save() alone, as QEMU calls it at stop-copy, without QEMU ------------------------------
+CALLS=${MB_BENCH_QEMU_RUNS:-9}
+read -r SAVE_B BYTES_B < <("$HELPER" --call-save --bus "unix:path=$BUS_A" --calls "$CALLS" \
+        --between "'$MB_CTL' --bus '$MB_BUS_A' set-state $BDF running")
+read -r SAVE_H BYTES_H < <("$HELPER" --call-save --bus "$MB_BUS_HA" --calls "$CALLS")
+[ "$BYTES_B" = "$BYTES" ] && [ "$BYTES_H" = "$BYTES" ] || mb_fail "Save() returned $BYTES_B (broker) and $BYTES_H (helper) bytes, expected $BYTES"
+mb_ctl A set-state "$BDF" running
+SAVE_R=$(python3 -c "print(f'{$SAVE_B / $SAVE_H:.2f}')")
+# Load() of the broker's own stream on B (it ends running: no libvirt here)
+read -r LOAD_B _ < <("$HELPER" --call-load "$MB_TMP/check.stream" --bus "unix:path=$BUS_B" --calls "$CALLS")
+read -r LOAD_H _ < <("$HELPER" --call-load "$MB_TMP/check.stream" --bus "$MB_BUS_HB" --calls "$CALLS")
+LOAD_R=$(python3 -c "print(f'{$LOAD_B / $LOAD_H:.2f}')")
+
+report_save() {
+        printf '%-50s %16s %16s %8s %10s\n' figure migbroker baseline ratio target
+        row "dbus-vmstate Save() of $BYTES bytes (vs helper)" "$SAVE_B ms" "$SAVE_H ms" "${SAVE_R}x" report -
+        row "dbus-vmstate Load() of $BYTES bytes (vs helper)" "$LOAD_B ms" "$LOAD_H ms" "${LOAD_R}x" report -
+}
+if [ -n "$NO_QEMU" ]; then
+        echo
+        report_save
+        skip "$NO_QEMU"
+fi
 
 # ---- one migration -------------------------------------------------------------------------
 # migrate NAME [BUS-A BUS-B]: QEMU A -> QEMU B; echoes the downtime in ms.
@@ -185,6 +216,6 @@ EOP
 echo
 echo "QEMU $("$QEMU" --version | head -1 | sed 's/.*version //'): $RUNS migrations of each, TCG guest of 64 MiB, dbus-vmstate state $BYTES bytes ($SIZE payload + $FRAMING framing)"
 echo
-printf '%-50s %16s %16s %8s %10s\n' figure migbroker baseline ratio target
+report_save
 row "$FIGURE" "$MB ms" "$MH ms" "${MR}x" "$TARGET" "$VERDICT"
 row "QEMU downtime without dbus-vmstate (context)" "$MP ms" "-" "-" "report" "-"
