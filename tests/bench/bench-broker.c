@@ -21,15 +21,19 @@
  * Where the writer and the reader of a stream run matters more than anything
  * measured here: on this kind of machine a pipe copy between two processes on
  * one CPU runs about 3x faster than between two CPUs (the data stays in that
- * CPU's cache). So both sides are pinned, the same for baseline and
- * migbroker: --pin split (default) puts every reader (our drain threads) on
- * CPU 0 and every writer (the baseline's child, the broker's workers, found
- * through --broker-pid) on CPU 1; --pin same puts both on CPU 0; --pin none
- * leaves it to the scheduler (and the figures to chance).
+ * CPU's cache), and the scheduler picks either from run to run. So both
+ * sides are pinned, the same way for baseline and migbroker (the writers:
+ * the baseline's child, the broker's workers found through --broker-pid; the
+ * readers: our drain threads). --pin same (default) puts both on CPU 0: the
+ * throughput is then the inverse of the CPU time per byte of writer and
+ * reader together, and the ratios repeat within a few percent on a busy
+ * machine. --pin split puts readers on CPU 0 and writers on CPU 1 (the
+ * slower side sets the pace; about twice the run-to-run spread here);
+ * --pin none leaves it to the scheduler (and the figures to chance).
  *
  *   bench-broker --bus ADDRESS --bdf BDF [--size BYTES] [--calls N] [--runs N]
  *                [--scale-bdf BDF]... [--scale-size BYTES]
- *                [--broker-pid PID] [--pin split|same|none]
+ *                [--broker-pid PID] [--pin same|split|none]
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -384,26 +388,25 @@ static double save_to(Saver *s, unsigned n, int tcp) {
 
 typedef struct Feed {
         int fd;
-        const char *plugin;
+        const uint8_t *buf;  /* CHUNK bytes of payload, the same for every record */
+        const uint8_t *hdrs; /* stream header, then every record header, then the end record */
+        size_t hdr_len;      /* of the stream header */
 } Feed;
 
-/* Writes a framed stream of arg_size payload bytes in 1 MiB records. */
+/* Writes a framed stream of arg_size payload bytes in 1 MiB records. Every
+ * header is encoded before the clock starts: the CRC32C of each record is
+ * the stream's cost, not the feeder's (the baseline's writer computes none). */
 static void *feed(void *p) {
         Feed *f = p;
-        uint8_t *buf = malloc(CHUNK), hdr[MB_STREAM_HEADER_MAX], rec[MB_STREAM_RECORD_HDR_LEN],
-                end[MB_STREAM_END_RECORD_LEN];
+        const uint8_t *rec = f->hdrs + f->hdr_len;
         uint32_t idx = 0;
-        int len;
 
-        memset(buf, 0x3c, CHUNK);
-        len = mb_stream_header_encode(hdr, sizeof(hdr), arg_bdf, f->plugin);
-        if (len < 0 || write(f->fd, hdr, (size_t) len) != len)
+        if (write(f->fd, f->hdrs, f->hdr_len) != (ssize_t) f->hdr_len)
                 goto out;
-        for (uint64_t left = arg_size; left > 0; idx++) {
+        for (uint64_t left = arg_size; left > 0; idx++, rec += MB_STREAM_RECORD_HDR_LEN) {
                 uint32_t n = left < CHUNK ? (uint32_t) left : CHUNK;
-                struct iovec iov[2] = { { rec, sizeof(rec) }, { buf, n } };
-                size_t want = sizeof(rec) + n;
-                mb_stream_record_header_encode(rec, idx, 0, buf, n);
+                struct iovec iov[2] = { { (void *) rec, MB_STREAM_RECORD_HDR_LEN }, { (void *) f->buf, n } };
+                size_t want = MB_STREAM_RECORD_HDR_LEN + n;
                 /* Whole records only: a short writev on a pipe is resumed. */
                 while (want > 0) {
                         ssize_t w = writev(f->fd, iov, 2);
@@ -419,33 +422,50 @@ static void *feed(void *p) {
                 }
                 left -= n;
         }
-        mb_stream_end_record_encode(end, idx, arg_size, idx);
-        if (write(f->fd, end, sizeof(end)) != (ssize_t) sizeof(end))
+        if (write(f->fd, rec, MB_STREAM_END_RECORD_LEN) != (ssize_t) MB_STREAM_END_RECORD_LEN)
                 goto out;
 out:
         close(f->fd);
-        free(buf);
         return NULL;
 }
 
 static double load_from_pipe(const char *plugin) {
         sd_bus_error e = SD_BUS_ERROR_NULL;
+        uint64_t nrec = (arg_size + CHUNK - 1) / CHUNK;
+        uint8_t *buf = malloc(CHUNK),
+                *hdrs = malloc(MB_STREAM_HEADER_MAX + nrec * MB_STREAM_RECORD_HDR_LEN + MB_STREAM_END_RECORD_LEN), *rec;
         pthread_t th;
         Feed f;
         double t;
-        int p[2], r;
+        int p[2], r, len;
+
+        memset(buf, 0x3c, CHUNK);
+        len = mb_stream_header_encode(hdrs, MB_STREAM_HEADER_MAX, arg_bdf, plugin);
+        if (len < 0) {
+                fprintf(stderr, "bench-broker: cannot encode a stream header\n");
+                exit(1);
+        }
+        rec = hdrs + len;
+        for (uint64_t i = 0, left = arg_size; i < nrec; i++, rec += MB_STREAM_RECORD_HDR_LEN) {
+                uint32_t n = left < CHUNK ? (uint32_t) left : CHUNK;
+                mb_stream_record_header_encode(rec, (uint32_t) i, 0, buf, n);
+                left -= n;
+        }
+        mb_stream_end_record_encode(rec, (uint32_t) nrec, arg_size, nrec);
 
         set_state("stop");
         set_state("resuming");
         make_pipe(p);
-        f = (Feed) { .fd = p[1], .plugin = plugin };
-        pthread_create(&th, NULL, feed, &f);
+        f = (Feed) { .fd = p[1], .buf = buf, .hdrs = hdrs, .hdr_len = (size_t) len };
         t = now();
+        pthread_create(&th, NULL, feed, &f);
         r = sd_bus_call_method(bus, "org.migbroker1", dev_path, "org.migbroker1.Device", "LoadFrom", &e, NULL,
                                "ha{sv}", p[0], 0);
         t = now() - t;
         close(p[0]);
         pthread_join(th, NULL);
+        free(buf);
+        free(hdrs);
         if (r < 0)
                 die("LoadFrom", r, &e);
         set_state("running");
@@ -490,7 +510,7 @@ int main(int argc, char *argv[]) {
                 { "pin", required_argument, NULL, 'n' },
                 {}
         };
-        const char *plugin_name = "bench-plugin", *pin = "split";
+        const char *plugin_name = "bench-plugin", *pin = "same";
         double ping50, ping99, ss50, ss99, pbase, pp;
         Series framed, raw, load, tcp, vms, framed_vs_vms, scale;
         Saver one, *many = NULL;

@@ -3,7 +3,8 @@
 # (tests/bench/bench-plugin.c) and MB_BENCH_SCALE_DEVICES more for the
 # "several streams at once" row, then runs bench-broker against them.
 # Knobs (docs/performance.md): MB_BENCH_SIZE_MIB (1024), MB_BENCH_REPEATS (7),
-# MB_BENCH_CALLS (2000), MB_BENCH_SCALE_DEVICES (8), MB_BENCH_SCALE_MIB (256).
+# MB_BENCH_CALLS (2000), MB_BENCH_SCALE_DEVICES (8), MB_BENCH_SCALE_MIB (256),
+# MB_BENCH_PIN (same; split, none: see bench-broker.c).
 # The older MB_BENCH_SIZE (bytes) and MB_BENCH_RUNS still work.
 . "$MB_SRCDIR/tests/integration/lib.sh"
 set -e
@@ -50,5 +51,5 @@ for b in "$BDF" "${SCALE_BDFS[@]}"; do
 done
 "$MB_BUILDDIR/tests/bench/bench-broker" --bus "$MB_BUS_BENCH" --bdf "$BDF" \
         --size "$SIZE" --calls "${MB_BENCH_CALLS:-2000}" --runs "$RUNS" \
-        --scale-size "$SCALE_SIZE" "${SCALE_ARGS[@]}" --broker-pid "$MB_BROKER_PID_BENCH" --pin "${MB_BENCH_PIN:-split}"
+        --scale-size "$SCALE_SIZE" "${SCALE_ARGS[@]}" --broker-pid "$MB_BROKER_PID_BENCH" --pin "${MB_BENCH_PIN:-same}"
 echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), kernel $(uname -r)"
