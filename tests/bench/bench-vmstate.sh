@@ -107,6 +107,7 @@ BUS_B="$MB_TMP/run-B/domain/$UUID/bus"
 # ---- the trivial helpers, each on a bus of its own ------------------------------------
 for host in HA HB; do
         mb_start_bus "$host"
+        addr=""
         eval "addr=\$MB_BUS_$host"
         mb_spawn "helper-$host" "$HELPER" --bus "$addr" --id "$VMID" --size "$BYTES" --ready "$MB_TMP/helper-$host.ready"
         mb_wait_file "$MB_TMP/helper-$host.ready" 10 || mb_fail "helper $host did not start"
@@ -144,6 +145,7 @@ migrate() {
         N_MIG=$((N_MIG + 1))
         local d="$MB_TMP/mig-$N_MIG"
         mkdir -p "$d"
+        # shellcheck disable=SC2054 # q35,accel=tcg is one argument
         local common=(-machine q35,accel=tcg -m 64 -nographic -display none -nodefaults -serial none -monitor none)
         local va=() vb=()
         if [ -n "$busa" ]; then
