@@ -7,6 +7,7 @@ dist_doc_DATA += \
 	docs/admin-guide.md \
 	docs/dbus-api.md \
 	docs/env.md \
+	docs/performance.md \
 	docs/plugin-guide.md \
 	docs/reliability.md
 
