@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "device-dbus.h"
+#include "domain-bus.h"
 #include "error.h"
 #include "log.h"
 #include "manager-dbus.h"
@@ -61,6 +62,8 @@ Manager *manager_free(Manager *m) {
         m->prober = prober_free(m->prober);
         m->libvirt = libvirt_events_free(m->libvirt);
         g_free(m->followed_uri);
+        if (m->stopping_buses)
+                g_hash_table_destroy(m->stopping_buses);
         auth_free(m->auth);
         if (m->bus)
                 sd_bus_flush_close_unref(m->bus);
@@ -96,6 +99,7 @@ int manager_new(const ManagerConfig *cfg, Manager **ret) {
         };
         m->devices = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, device_free_value);
         m->policy_files = g_ptr_array_new_with_free_func(g_free);
+        m->stopping_buses = domain_bus_stopping_table_new();
 
         r = sd_event_default(&m->event);
         if (r < 0)

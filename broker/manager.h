@@ -40,6 +40,7 @@ struct Manager {
         LibvirtEvents *libvirt;   /* domain lifecycle events, when connected */
         char *runtime_dir;        /* effective */
         bool shutting_down;
+        GHashTable *stopping_buses;   /* uuid -> StoppingBus (domain-bus.c): told to stop, not yet gone */
         char *followed_uri;           /* libvirt URI followed ("" none); NULL before the first */
         GPtrArray *changed;           /* Device* (a reference each) with announcements due */
         sd_event_source *changed_source; /* defer: announces them after the current dispatch */
