@@ -17,7 +17,11 @@
 # equal), the destination device is `running` once the domain resumed (the
 # broker follows libvirt), the source device was closed and released by the
 # hook at `stopped end` / `release end`, and the destination's too when the
-# domain is destroyed there.
+# domain is destroyed there. Before that, the same domain without the device
+# migrates once: the log gives virsh migrate's time and QEMU's downtime
+# (domjobinfo --completed) without and with the device. The domain is set up
+# with migbrokerctl domain enable; after the migration come virsh save,
+# virsh restore and a snapshot with memory on B.
 #
 # Skips (77) without root, libvirtd, virsh, QEMU with dbus-vmstate, unshare
 # or nsenter. Everything started runs inside the two namespaces and is killed
@@ -237,6 +241,23 @@ BUS=/run/migbroker/domain/$UUID/bus
 # A's libvirtd, the default runtime dir /run/migbroker).
 sed -e "s|<name>t1</name>|<name>$NAME</name><uuid>$UUID</uuid>|" "$FIX" >"$MB_TMP/dom.xml"
 virsh_on A define "$MB_TMP/dom.xml" >/dev/null
+
+# downtime H: "Total downtime" of the last completed job of the domain on host H (ms).
+downtime() {
+        virsh_on "$1" domjobinfo --completed "$NAME" 2>/dev/null | sed -n 's/^Total downtime: *\([0-9][0-9]*\) .*/\1/p'
+}
+# ---- the same domain without the device first: the downtime to compare with ---
+virsh_on A start "$NAME" >/dev/null || mb_fail "virsh start on A (without the device) failed"
+t=$(date +%s.%N)
+virsh_on A migrate --live "$NAME" "qemu+unix:///system?socket=$MB_TMP/B/run-libvirt/libvirt-sock" \
+        --migrateuri tcp://127.0.0.1 >"$MB_TMP/migrate-plain.log" 2>&1 ||
+        { cat "$MB_TMP/migrate-plain.log" >&2; mb_fail "virsh migrate without the device failed"; }
+MIG_TIME_PLAIN=$(elapsed "$t")
+DOWNTIME_PLAIN=$(downtime A)
+[ -n "$DOWNTIME_PLAIN" ] || DOWNTIME_PLAIN=$(downtime B)
+virsh_on B destroy "$NAME" >/dev/null
+mb_log "without the device: virsh migrate --live took $MIG_TIME_PLAIN s, QEMU downtime ${DOWNTIME_PLAIN:-?} ms"
+
 in_host A "$MB_CTL" domain enable "$NAME" --device "$BDF=$VSID" --connect qemu:///system >"$MB_TMP/enable.log" 2>&1 ||
         { cat "$MB_TMP/enable.log" >&2; mb_fail "migbrokerctl domain enable failed"; }
 virsh_on A dumpxml --inactive "$NAME" >"$MB_TMP/dom-enabled.xml"
@@ -260,7 +281,9 @@ t=$(date +%s.%N)
 virsh_on A migrate --live --verbose "$NAME" "qemu+unix:///system?socket=$MB_TMP/B/run-libvirt/libvirt-sock" \
         --migrateuri tcp://127.0.0.1 >"$MB_TMP/migrate.log" 2>&1 || { cat "$MB_TMP/migrate.log" >&2; mb_fail "virsh migrate failed"; }
 MIG_TIME=$(elapsed "$t")
-mb_log "virsh migrate --live took $MIG_TIME s"
+DOWNTIME=$(downtime A)
+[ -n "$DOWNTIME" ] || DOWNTIME=$(downtime B)
+mb_log "virsh migrate --live took $MIG_TIME s, QEMU downtime ${DOWNTIME:-?} ms"
 [ "$(virsh_on B domstate "$NAME" 2>/dev/null)" = running ] || mb_fail "B: domain is $(virsh_on B domstate "$NAME" 2>&1)"
 virsh_on A domstate "$NAME" 2>/dev/null | grep -q "shut off" || mb_fail "A: domain is $(virsh_on A domstate "$NAME" 2>&1)"
 
@@ -353,4 +376,4 @@ for H in A B; do
         ! kill -0 "$p" 2>/dev/null || mb_fail "host $H: the broker did not exit within 5 s of SIGTERM"
 done
 mb_log "brokers stopped"
-mb_log "virsh migrate: $MIG_TIME s"
+mb_log "virsh migrate: $MIG_TIME s, downtime ${DOWNTIME:-?} ms with the device; $MIG_TIME_PLAIN s, ${DOWNTIME_PLAIN:-?} ms without it"
