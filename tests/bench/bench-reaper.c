@@ -4,12 +4,15 @@
  * at once, as systemd does as PID 1 on a production host.
  *
  * Why: the broker starts each domain's dbus-daemon detached (--fork), so the
- * daemon's parent is PID 1, and on Release the broker waits (up to 1 s, in
- * its event loop) until kill(pid, 0) fails. A daemon that has exited but was
- * not reaped yet still answers kill(pid, 0). Where PID 1 reaps late (this
- * project's build machines: about 1 s), every Release of a domain's last
- * device then costs a full second, and the figures measure PID 1, not the
- * broker. Under this wrapper the orphans are ours and go at once.
+ * daemon's parent is PID 1. Before 735b532, on Release the broker waited (up
+ * to 1 s, in its event loop) until kill(pid, 0) failed, and a daemon that has
+ * exited but was not reaped yet still answers kill(pid, 0). Where PID 1 reaps
+ * late (this project's build machines: about 1 s), every Release of a
+ * domain's last device then cost a full second, and the figures measured
+ * PID 1, not the broker. The broker now watches the daemon's pidfd and does
+ * not wait, so no figure depends on this wrapper any more (docs/performance.md,
+ * "Noise"); it still keeps a benchmark's orphans from piling up on PID 1.
+ * Under it the orphans are ours and go at once.
  *
  *   bench-reaper COMMAND [ARG...]     exits with COMMAND's status
  */
