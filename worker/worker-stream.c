@@ -143,8 +143,6 @@ int mb_worker_save(const MbWorkerStreamCtx *ctx, MbSaveSession *s, int fd, MbStr
 
         if (flags & MB_WORKER_SAVE_BEGIN) {
                 mb_save_session_reset(s);
-                if (posix_memalign((void **) &s->buf, 4096, MB_WORKER_CHUNK) != 0)
-                        return fail(ctx, -ENOMEM, "out of memory");
                 s->active = true;
                 s->format = format;
         } else if (!s->active) {
@@ -162,6 +160,10 @@ int mb_worker_save(const MbWorkerStreamCtx *ctx, MbSaveSession *s, int fd, MbStr
                 r = splice_ring_map(&ring, pipe_size);
                 if (r < 0)
                         return fail(ctx, r, "cannot map the zero-copy buffers: %s", strerror(-r));
+        } else if (!s->buf && posix_memalign((void **) &s->buf, 4096, MB_WORKER_CHUNK) != 0) {
+                /* The copy buffer, allocated once a call of the session copies. */
+                s->buf = NULL;
+                return fail(ctx, -ENOMEM, "out of memory");
         }
 
         if ((flags & MB_WORKER_SAVE_BEGIN) && format == MB_STREAM_FORMAT_FRAMED) {
