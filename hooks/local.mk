@@ -23,17 +23,23 @@ hooks_migbroker_hook_SOURCES = hooks/hook-main.c
 hooks_migbroker_hook_CFLAGS = $(AM_CFLAGS) $(XML_CFLAGS) $(SYSTEMD_CFLAGS) $(GLIB_CFLAGS)
 hooks_migbroker_hook_LDADD = $(HOOK_LIBS)
 
+# What libvirtd runs: only libc; exits 0 at once for a domain XML that can
+# hold no device of ours, else runs migbroker-hook (beside it) on the XML.
+pkglibexec_PROGRAMS += hooks/migbroker-hook-gate
+hooks_migbroker_hook_gate_SOURCES = hooks/hook-gate.c
+hooks_migbroker_hook_gate_CFLAGS = $(AM_CFLAGS)
+
 dist_man_MANS += man/migbroker-hook.8
 dist_doc_DATA += data/hook.conf.example
 
 # libvirtd runs every executable of hooks/qemu.d/ (after hooks/qemu) in
-# alphabetical order: link the hook there. The link names the installed path
+# alphabetical order: link the hook's gate there. The link names the installed path
 # (without DESTDIR), so that it is right in a package too.
 HOOK_LINK = $(libvirthookdir)/qemu.d/50-migbroker
 hooks-install-link:
 	$(MKDIR_P) '$(DESTDIR)$(libvirthookdir)/qemu.d'
 	rm -f '$(DESTDIR)$(HOOK_LINK)'
-	ln -s '$(pkglibexecdir)/migbroker-hook' '$(DESTDIR)$(HOOK_LINK)'
+	ln -s '$(pkglibexecdir)/migbroker-hook-gate' '$(DESTDIR)$(HOOK_LINK)'
 hooks-uninstall-link:
 	rm -f '$(DESTDIR)$(HOOK_LINK)'
 install_exec_hooks += hooks-install-link

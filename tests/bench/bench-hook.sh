@@ -6,7 +6,7 @@
 # manages with the memory plugin. MB_BENCH_HOOK_RUNS (21) runs of each.
 . "$MB_SRCDIR/tests/integration/lib.sh"
 set -e
-HOOK="$MB_BUILDDIR/hooks/migbroker-hook"
+HOOK="$MB_BUILDDIR/hooks/migbroker-hook-gate" # what libvirtd runs (it runs migbroker-hook when needed)
 SO="$MB_BUILDDIR/tests/bench/.libs/bench-plugin.so"
 mb_require_built "$MB_BROKER" "$MB_WORKER" "$HOOK" "$SO" "$MB_BUILDDIR/tests/bench/bench-hook"
 FIX="${MB_SHARED:-$MB_SRCDIR/../shared}/fixtures/libvirt"

@@ -36,7 +36,7 @@ for t in libvirtd virsh unshare nsenter dbus-daemon qemu-system-x86_64 python3; 
 done
 qemu-system-x86_64 -object help 2>/dev/null | grep -q dbus-vmstate || mb_skip "this QEMU has no dbus-vmstate"
 getent passwd libvirt-qemu >/dev/null || mb_skip "no libvirt-qemu user"
-MB_HOOK="$MB_BUILDDIR/hooks/migbroker-hook"
+MB_HOOK="$MB_BUILDDIR/hooks/migbroker-hook-gate" # what libvirtd runs; it runs migbroker-hook
 mb_require_built "$MB_BROKER" "$MB_WORKER" "$MB_CTL" "$MB_SIMAGENT" "$MB_SIMDEV_SO" "$MB_HOOK"
 unset LIBVIRT_DEFAULT_URI DBUS_SYSTEM_BUS_ADDRESS MIGBROKER_RUNTIME_DIR
 

@@ -35,7 +35,7 @@ for t in libvirtd virsh unshare nsenter dbus-daemon qemu-system-x86_64; do
 done
 qemu-system-x86_64 -object help 2>/dev/null | grep -q dbus-vmstate || mb_skip "this QEMU has no dbus-vmstate"
 getent passwd libvirt-qemu >/dev/null || mb_skip "no libvirt-qemu user"
-MB_HOOK="$MB_BUILDDIR/hooks/migbroker-hook"
+MB_HOOK="$MB_BUILDDIR/hooks/migbroker-hook-gate" # what libvirtd runs; it runs migbroker-hook
 mb_require_built "$MB_BROKER" "$MB_WORKER" "$MB_CTL" "$MB_SIMAGENT" "$MB_SIMDEV_SO" "$MB_HOOK"
 FIX="${MB_SHARED:-$MB_SRCDIR/../shared}/fixtures/libvirt/domain-tcg-minimal.xml"
 [ -f "$FIX" ] || mb_skip "no fixture $FIX (set MB_SHARED)"
