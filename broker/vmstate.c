@@ -28,7 +28,9 @@ struct Vmstate {
         sd_bus_message *call;
         int fd;                    /* our end of the data pipe */
         sd_event_source *io;
-        GByteArray *data;          /* Save: collected; Load: to send */
+        GByteArray *data;          /* Save: collected, room for MB_VMSTATE_MAX + 1 bytes from the start */
+        const uint8_t *load_data;  /* Load: the bytes to send, inside the call's message */
+        size_t load_len;
         size_t sent;
         uint64_t total;            /* Save: bytes seen (also beyond the limit) */
         bool io_done, op_done;
@@ -42,6 +44,8 @@ static void call_reset(Vmstate *v) {
         if (v->data)
                 g_byte_array_unref(v->data);
         v->data = NULL;
+        v->load_data = NULL;
+        v->load_len = 0;
         v->call = sd_bus_message_unref(v->call);
         v->sent = 0;
         v->total = 0;
@@ -106,14 +110,23 @@ static void save_maybe_done(Vmstate *v) {
 
 static int on_save_readable(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Vmstate *v = userdata;
-        uint8_t buf[65536];
+        uint8_t scratch[65536];
 
         for (;;) {
-                ssize_t n = read(fd, buf, sizeof(buf));
+                /* Straight into the array while it has room (it was sized for
+                 * the limit and one byte more, to know the state did not fit);
+                 * past that, only counted. */
+                size_t room = MB_VMSTATE_MAX + 1 - v->data->len, old = v->data->len;
+                ssize_t n;
+
+                if (room > 0) {
+                        g_byte_array_set_size(v->data, (guint) (old + room));
+                        n = read(fd, v->data->data + old, room);
+                        g_byte_array_set_size(v->data, (guint) (old + (n > 0 ? (size_t) n : 0)));
+                } else {
+                        n = read(fd, scratch, sizeof(scratch));
+                }
                 if (n > 0) {
-                        /* Keep what fits (and one byte more to know it did not); count the rest. */
-                        if (v->data->len <= MB_VMSTATE_MAX)
-                                g_byte_array_append(v->data, buf, (guint) MB_MIN((size_t) n, MB_VMSTATE_MAX + 1 - v->data->len));
                         v->total += (uint64_t) n;
                         continue;
                 }
@@ -155,7 +168,7 @@ static void on_stop_copy(DeviceOp *op, int r, const sd_bus_error *e, void *userd
                 return;
         }
         v->fd = p[0];
-        v->data = g_byte_array_new();
+        v->data = g_byte_array_sized_new(MB_VMSTATE_MAX + 1);
         r = sd_event_add_io(d->manager->event, &v->io, p[0], EPOLLIN, on_save_readable, v);
         if (r >= 0)
                 r = device_save_to(d, p[1], MB_STREAM_FORMAT_FRAMED, 0, true, on_saved, v, &err);
@@ -206,7 +219,7 @@ static void on_stopped(DeviceOp *op, int r, const sd_bus_error *e, void *userdat
                 reply_error(v, r, e);
                 return;
         }
-        log_dev_info(d->bdf, "dbus-vmstate: state loaded (%u bytes, id %s); the device waits in stop", v->data->len,
+        log_dev_info(d->bdf, "dbus-vmstate: state loaded (%zu bytes, id %s); the device waits in stop", v->load_len,
                      v->id);
         /* Without a libvirt connection nobody tells us the domain resumed: run now. */
         if (!manager_follows_libvirt(d->manager)) {
@@ -236,8 +249,8 @@ static void on_loaded(DeviceOp *op, int r, const sd_bus_error *e, void *userdata
 static int on_load_writable(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Vmstate *v = userdata;
 
-        while (v->sent < v->data->len) {
-                ssize_t n = write(fd, v->data->data + v->sent, v->data->len - v->sent);
+        while (v->sent < v->load_len) {
+                ssize_t n = write(fd, v->load_data + v->sent, v->load_len - v->sent);
                 if (n > 0) {
                         v->sent += (size_t) n;
                         continue;
@@ -293,9 +306,9 @@ static int method_load(sd_bus_message *m, void *userdata, sd_bus_error *error) {
                 return mb_bus_error_setf(error, -MB_ENOTOPEN, "%s has no open session", d->bdf);
         if (len > MB_VMSTATE_MAX)
                 return mb_bus_error_setf(error, -MB_ETOOLARGE, "%zu bytes of state: at most %u", len, MB_VMSTATE_MAX);
-        v->call = sd_bus_message_ref(m);
-        v->data = g_byte_array_sized_new((guint) len);
-        g_byte_array_append(v->data, data, (guint) len);
+        v->call = sd_bus_message_ref(m); /* keeps data valid: it is sent from there */
+        v->load_data = data;
+        v->load_len = len;
         log_dev_info(d->bdf, "dbus-vmstate: QEMU loads %zu bytes (id %s)", len, v->id);
         r = device_set_target_state(d, MB_STATE_RESUMING, on_resuming, v, error);
         if (r < 0) {
