@@ -20,6 +20,10 @@ static int server_release(MbWorkerServer *w) {
         if (w->handle && w->plugin.ops->cleanup)
                 r = w->plugin.ops->cleanup(w->handle);
         w->handle = NULL;
+        /* Nothing calls the plugin with that handle any more. */
+        free(w->init_bdf);
+        free(w->init_arg);
+        w->init_bdf = w->init_arg = NULL;
         return r;
 }
 
@@ -120,9 +124,9 @@ static int method_init(sd_bus_message *m, void *userdata, sd_bus_error *e) {
         if (!w->handle)
                 return mb_bus_error_setf(e, -MB_EPLUGINFAILED, "init(\"%s\", \"%s\") failed (returned NULL)", bdf,
                                          arg);
-        /* A plugin may keep the pointers it was given: they stay allocated. */
-        bdf_copy = NULL;
-        arg_copy = NULL;
+        /* A plugin may keep the pointers it was given: they stay allocated until cleanup(). */
+        w->init_bdf = MB_TAKE_PTR(bdf_copy);
+        w->init_arg = MB_TAKE_PTR(arg_copy);
         log_dev_debug(bdf, "plugin %s initialised", w->plugin.name);
         return sd_bus_reply_method_return(m, NULL);
 }

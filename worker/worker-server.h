@@ -20,6 +20,7 @@ typedef struct MbWorkerServer {
         bool loaded;
         char load_error[512];      /* why the plugin did not load (Hello and every op say it) */
         void *handle;              /* what init() returned */
+        char *init_bdf, *init_arg; /* the copies init() got: the plugin may keep them until cleanup() */
         MbSaveSession save;
         MbLoadSession load;
         char errbuf[512];
@@ -29,5 +30,5 @@ typedef struct MbWorkerServer {
 int mb_worker_server_attach(MbWorkerServer *w, sd_bus *bus);
 
 /* Ends what init() began: both stream sessions, the plugin's cleanup() (when
- * initialised and it has one). The plugin stays loaded. */
+ * initialised and it has one), then the init() copies. The plugin stays loaded. */
 void mb_worker_server_release(MbWorkerServer *w);
