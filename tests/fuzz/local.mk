@@ -8,14 +8,21 @@
 ##   FUZZ_TARGETS += stream:common/stream.c,common/crc32c.c
 FUZZ_TARGETS = \
 	policy:policy/policy-parse.c,policy/policy-diag.c,policy/policy.c,policy/policy-match.c,policy/bdf-pattern.c,policy/pci-sysfs.c,common/bdf.c \
-	stream:common/stream.c,common/crc32c.c
+	stream:common/stream.c,common/crc32c.c \
+	worker-ipc:$(FUZZ_WORKER_SRCS),$(FUZZ_TESTING_PLUGIN_SRCS)
+
+# The worker's object and data path with what they use of common/, and the
+# testing plugin (its ops are called in process, not dlopen()ed).
+FUZZ_WORKER_SRCS = worker/worker-server.c,worker/worker-stream.c,worker/worker-plugin.c,common/stream.c,common/crc32c.c,common/fd-util.c,common/error.c,common/log.c
+FUZZ_TESTING_PLUGIN_SRCS = plugins/testing/testing-plugin.c,plugins/testing/testing-args.c,plugins/testing/testing-fault.c,plugins/simdev/simdev-function.c,plugins/simdev/simdev-stream.c,plugins/simdev/simdev-bitmap.c,plugins/simdev/simdev-parse.c
 
 FUZZ_SECONDS = 60
 FUZZ_CFLAGS = -g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	-fno-omit-frame-pointer -include $(top_builddir)/config.h -I$(top_builddir) -I$(top_srcdir)/include \
-	-I$(top_srcdir)/common -I$(top_srcdir)/policy -DPLUGINDIR=\"$(plugindir)\" \
+	-I$(top_srcdir)/common -I$(top_srcdir)/policy -I$(top_srcdir)/worker -I$(top_srcdir)/plugins/testing \
+	-I$(top_srcdir)/plugins/simdev -DPLUGINDIR=\"$(plugindir)\" \
 	$(GLIB_CFLAGS) $(YAML_CFLAGS) $(SYSTEMD_CFLAGS)
-FUZZ_LIBS = $(GLIB_LIBS) $(YAML_LIBS) $(SYSTEMD_LIBS)
+FUZZ_LIBS = $(GLIB_LIBS) $(YAML_LIBS) $(SYSTEMD_LIBS) $(DL_LIBS)
 fuzz_comma = ,
 fuzz_name = $(firstword $(subst :, ,$(1)))
 fuzz_sources = $(addprefix $(srcdir)/,$(subst $(fuzz_comma), ,$(word 2,$(subst :, ,$(1)))))
@@ -44,4 +51,5 @@ dist_noinst_SCRIPTS += tests/fuzz/run.sh
 EXTRA_DIST += \
 	$(foreach t,$(FUZZ_TARGETS),tests/fuzz/fuzz-$(call fuzz_name,$(t)).c) \
 	$(wildcard $(srcdir)/tests/fuzz/*.dict) \
+	tests/fuzz/worker-ipc-seeds.py \
 	tests/fuzz/corpus
