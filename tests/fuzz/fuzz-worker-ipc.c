@@ -63,6 +63,9 @@
 #include <systemd/sd-bus.h>
 #include <unistd.h>
 
+#define FUZZ_NAME "fuzz-worker-ipc"
+#include "fuzz-input.h"
+
 #include "error.h"
 #include "log.h"
 #include "migbroker/plugin.h"
@@ -81,100 +84,6 @@ VFIOMigrationPluginOps *vfio_lm_get_plugin_ops(void);
 #define STATE_SIZE_MAX (256u * 1024)
 #define STALL_MS_MAX 3
 #define POLL_SILENCE_MS 10000
-
-#define CHECK(x)                                                                               \
-        do {                                                                                   \
-                if (!(x)) {                                                                    \
-                        fprintf(stderr, "fuzz-worker-ipc: %s:%d: check failed: %s\n", __FILE__, \
-                                __LINE__, #x);                                                 \
-                        abort();                                                               \
-                }                                                                              \
-        } while (0)
-
-#define CHECK_R(call)                                                                          \
-        do {                                                                                   \
-                int _r = (call);                                                               \
-                if (_r < 0) {                                                                  \
-                        fprintf(stderr, "fuzz-worker-ipc: %s:%d: %s failed: %s\n", __FILE__,     \
-                                __LINE__, #call, strerror(-_r));                               \
-                        abort();                                                               \
-                }                                                                              \
-        } while (0)
-
-/* ---- reading the input ------------------------------------------------------ */
-
-typedef struct Input {
-        const uint8_t *p;
-        size_t n;
-} Input;
-
-static uint8_t take_u8(Input *in) {
-        if (in->n == 0)
-                return 0;
-        in->n--;
-        return *in->p++;
-}
-
-static uint64_t take_uint(Input *in, unsigned bytes) {
-        uint64_t v = 0;
-
-        for (unsigned i = 0; i < bytes; i++)
-                v = (v << 8) | take_u8(in);
-        return v;
-}
-
-/* Whether s is UTF-8 as D-Bus takes it (shortest forms, no surrogates, no
- * non-characters); when in doubt the string is made ASCII. */
-static bool utf8_valid(const uint8_t *s, size_t n) {
-        for (size_t i = 0; i < n;) {
-                uint8_t c = s[i];
-                uint32_t cp;
-                size_t k;
-
-                if (c < 0x80) {
-                        i++;
-                        continue;
-                }
-                if ((c & 0xe0) == 0xc0)
-                        k = 1, cp = c & 0x1f;
-                else if ((c & 0xf0) == 0xe0)
-                        k = 2, cp = c & 0x0f;
-                else if ((c & 0xf8) == 0xf0)
-                        k = 3, cp = c & 0x07;
-                else
-                        return false;
-                if (i + k >= n)
-                        return false;
-                for (size_t j = 1; j <= k; j++) {
-                        if ((s[i + j] & 0xc0) != 0x80)
-                                return false;
-                        cp = (cp << 6) | (s[i + j] & 0x3f);
-                }
-                if ((k == 1 && cp < 0x80) || (k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) || cp > 0x10ffff ||
-                    (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0xfdd0 && cp <= 0xfdef) || (cp & 0xfffe) == 0xfffe)
-                        return false;
-                i += k + 1;
-        }
-        return true;
-}
-
-/* A D-Bus string: no NUL, 7-bit when the bytes are not valid UTF-8. */
-static void take_str(Input *in, char *buf, size_t size) {
-        size_t len = take_u8(in);
-
-        if (len > size - 1)
-                len = size - 1;
-        if (len > in->n)
-                len = in->n;
-        for (size_t i = 0; i < len; i++)
-                buf[i] = in->p[i] ? (char) in->p[i] : '?';
-        buf[len] = '\0';
-        in->p += len;
-        in->n -= len;
-        if (!utf8_valid((const uint8_t *) buf, len))
-                for (size_t i = 0; i < len; i++)
-                        buf[i] = (char) ((uint8_t) buf[i] & 0x7f) ?: '?';
-}
 
 /* ---- the plugin: testing.so's ops behind a guarded init() ------------------- */
 
@@ -455,17 +364,6 @@ static const Method methods[] = {
 };
 #define N_METHODS (sizeof(methods) / sizeof(methods[0]))
 
-/* A string argument, often one the method knows. */
-static void take_word(Input *in, const char *const *known, size_t n_known, char *buf, size_t size) {
-        uint8_t sel = take_u8(in);
-
-        if (sel < 0xc0 && n_known > 0) {
-                snprintf(buf, size, "%s", known[sel % n_known]);
-                return;
-        }
-        take_str(in, buf, size);
-}
-
 static int append_known_args(sd_bus_message *m, size_t method, Input *in, Fds *f, const Saved *saved) {
         static const char *const formats[] = { "framed", "raw" };
         static const char *const ops[] = { "save", "set_state" };
@@ -515,78 +413,17 @@ static int append_known_args(sd_bus_message *m, size_t method, Input *in, Fds *f
         }
 }
 
-/* One value of a random type: basic types, arrays, structs, variants. */
-static int append_random(sd_bus_message *m, Input *in, Fds *f, const Saved *saved, unsigned depth) {
-        static const char basic[] = "ybnqiuxtdsogh";
-        uint8_t t = take_u8(in);
-        char s[256];
-        bool stalls;
-        int r;
+/* An 'h' of append_random(): any kind, for reading or writing. */
+typedef struct FdCtx {
+        Fds *f;
+        const Saved *saved;
+} FdCtx;
 
-        if (depth < 2 && t >= 0xf0) {
-                unsigned n = take_u8(in) % 4;
-                switch (t % 3) {
-                case 0: { /* an array of one basic type */
-                        char c = basic[take_u8(in) % (sizeof(basic) - 2)]; /* no 'h' inside */
-                        char sig[2] = { c, 0 };
-                        r = sd_bus_message_open_container(m, 'a', sig);
-                        if (r < 0)
-                                return r;
-                        for (unsigned i = 0; i < n; i++) {
-                                if (c == 's' || c == 'o' || c == 'g') {
-                                        snprintf(s, sizeof(s), c == 'o' ? "/x%u" : c == 'g' ? "u" : "s%u", i);
-                                        r = sd_bus_message_append_basic(m, c, s);
-                                } else {
-                                        uint64_t v = take_uint(in, 8);
-                                        r = sd_bus_message_append_basic(m, c, &v);
-                                }
-                                if (r < 0)
-                                        return r;
-                        }
-                        return sd_bus_message_close_container(m);
-                }
-                case 1: /* a variant of a string */
-                        take_str(in, s, sizeof(s));
-                        return sd_bus_message_append(m, "v", "s", s);
-                default: /* a struct of two values */
-                        r = sd_bus_message_open_container(m, 'r', "us");
-                        if (r < 0)
-                                return r;
-                        take_str(in, s, sizeof(s));
-                        r = sd_bus_message_append(m, "us", (uint32_t) take_uint(in, 4), s);
-                        if (r < 0)
-                                return r;
-                        return sd_bus_message_close_container(m);
-                }
-        }
-        switch (basic[t % (sizeof(basic) - 1)]) {
-        case 'y': return sd_bus_message_append(m, "y", (uint8_t) take_u8(in));
-        case 'b': return sd_bus_message_append(m, "b", (int) (take_u8(in) & 1));
-        case 'n': return sd_bus_message_append(m, "n", (int16_t) take_uint(in, 2));
-        case 'q': return sd_bus_message_append(m, "q", (uint16_t) take_uint(in, 2));
-        case 'i': return sd_bus_message_append(m, "i", (int32_t) take_uint(in, 4));
-        case 'u': return sd_bus_message_append(m, "u", (uint32_t) take_uint(in, 4));
-        case 'x': return sd_bus_message_append(m, "x", (int64_t) take_uint(in, 8));
-        case 't': return sd_bus_message_append(m, "t", take_uint(in, 8));
-        case 'd': {
-                uint64_t bits = take_uint(in, 8);
-                double d;
-                memcpy(&d, &bits, sizeof(d));
-                return sd_bus_message_append(m, "d", d);
-        }
-        case 's':
-                take_str(in, s, sizeof(s));
-                return sd_bus_message_append(m, "s", s);
-        case 'o':
-                take_str(in, s, sizeof(s));
-                return sd_bus_message_append(m, "o", sd_bus_object_path_is_valid(s) ? s : "/");
-        case 'g': {
-                static const char *const sigs[] = { "", "s", "u", "a{sv}", "(ii)", "hstuu", "ssua(qq)bs" };
-                return sd_bus_message_append(m, "g", sigs[take_u8(in) % (sizeof(sigs) / sizeof(sigs[0]))]);
-        }
-        default: /* 'h' */
-                return sd_bus_message_append(m, "h", fd_open(in, f, saved, take_u8(in) & 1, &stalls));
-        }
+static int random_fd(Input *in, void *userdata) {
+        FdCtx *c = userdata;
+        bool stalls;
+
+        return fd_open(in, c->f, c->saved, take_u8(in) & 1, &stalls);
 }
 
 /* ---- running both ends -------------------------------------------------------------- */
@@ -721,6 +558,7 @@ static bool one_call(Conn *c, Input *in, Fds *f, Saved *saved) {
                 { "org.freedesktop.DBus.Peer", "Ping", "" },
                 { "org.freedesktop.DBus.Peer", "GetMachineId", "" },
         };
+        FdCtx fc = { f, saved };
         uint8_t op = take_u8(in) % 16;
         char s[256];
         size_t k;
@@ -736,14 +574,14 @@ static bool one_call(Conn *c, Input *in, Fds *f, Saved *saved) {
                 CHECK(sd_bus_message_new_method_call(c->client, &m, NULL, MB_WORKER_PATH, MB_WORKER_INTERFACE,
                                                      methods[take_u8(in) % N_METHODS].member) >= 0);
                 for (unsigned i = 0; i < n && r >= 0; i++)
-                        r = append_random(m, in, f, saved, 0);
+                        r = append_random(m, in, random_fd, &fc, 0);
         } else if (op == 12) {
                 take_str(in, s, sizeof(s));
                 if (!sd_bus_member_name_is_valid(s))
                         snprintf(s, sizeof(s), "NoSuchMethod");
                 CHECK(sd_bus_message_new_method_call(c->client, &m, NULL, MB_WORKER_PATH, MB_WORKER_INTERFACE, s) >= 0);
                 if (take_u8(in) & 1)
-                        r = append_random(m, in, f, saved, 0);
+                        r = append_random(m, in, random_fd, &fc, 0);
         } else if (op == 13) {
                 k = take_u8(in) % (sizeof(std_calls) / sizeof(std_calls[0]));
                 CHECK(sd_bus_message_new_method_call(c->client, &m, NULL, MB_WORKER_PATH, std_calls[k][0],

@@ -51,5 +51,6 @@ dist_noinst_SCRIPTS += tests/fuzz/run.sh
 EXTRA_DIST += \
 	$(foreach t,$(FUZZ_TARGETS),tests/fuzz/fuzz-$(call fuzz_name,$(t)).c) \
 	$(wildcard $(srcdir)/tests/fuzz/*.dict) \
+	tests/fuzz/fuzz-input.h \
 	tests/fuzz/worker-ipc-seeds.py \
 	tests/fuzz/corpus
