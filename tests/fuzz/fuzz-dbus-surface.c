@@ -99,6 +99,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 #define QUIET_LIMIT_MS 30000
 #define WORKERS_GONE_MS 5000
 #define NOBODY 65534
+#define MAX_RESETS 4 /* the broker's backoff of a fourth: 1 s; more would only make the input slow */
 
 static const char *const owners[] = {
         "6f1c9a52-1d1e-4c5b-9b0e-3f6a2d7c8e41",
@@ -261,21 +262,14 @@ static void check_broker_alive(const char *when) {
         abort();
 }
 
-/* Tells the reaper about a process to stop when we are gone. */
-static void reaper_track(pid_t pid) {
-        char line[32];
-        int n = snprintf(line, sizeof(line), "%d\n", (int) pid);
-
-        CHECK(write(E.reaper_fd, line, (size_t) n) == n);
-}
-
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
         (void) remove(path);
         return 0;
 }
 
-/* Whether pid is a process whose command line mentions our directory. */
-static bool is_ours(pid_t pid) {
+/* Whether pid is a process whose command line mentions our directory (and
+ * whether it is a broker). */
+static bool is_ours(pid_t pid, bool *is_broker) {
         char path[64], cmd[4096];
         ssize_t n;
         int fd;
@@ -288,85 +282,63 @@ static bool is_ours(pid_t pid) {
         (void) close(fd);
         if (n <= 0)
                 return false;
+        cmd[n] = '\0';
+        if (is_broker) {
+                const char *base = strrchr(cmd, '/');
+                *is_broker = strcmp(base ? base + 1 : cmd, "migbrokerd") == 0;
+        }
         for (ssize_t i = 0; i < n; i++)
                 if (cmd[i] == '\0')
                         cmd[i] = ' ';
-        cmd[n] = '\0';
         return strstr(cmd, E.tmp) != NULL;
 }
 
-static void stop_pid(pid_t pid) {
-        if (pid <= 1 || !is_ours(pid))
-                return;
-        (void) kill(pid, SIGTERM);
-        (void) kill(pid, SIGCONT);
-        for (int i = 0; i < 100 && kill(pid, 0) == 0 && is_ours(pid); i++)
-                usleep(50 * 1000);
-        if (kill(pid, 0) == 0 && is_ours(pid))
-                (void) kill(pid, SIGKILL);
-}
-
-/* The domain buses the broker started (daemons of their own: they outlive it by design). */
-static void stop_domain_buses(void) {
-        char dir[PATH_MAX + 16];
+/* SIGTERM, up to 5 s, SIGKILL: for each process of ours (brokers first when asked). */
+static void stop_ours(bool brokers) {
+        pid_t pids[256];
+        size_t n = 0;
         struct dirent *de;
-        DIR *d;
+        DIR *d = opendir("/proc");
 
-        snprintf(dir, sizeof(dir), "%s/domain", E.rundir);
-        d = opendir(dir);
         if (!d)
                 return;
-        while ((de = readdir(d))) {
-                char path[PATH_MAX * 2], buf[32] = "";
-                int fd;
-
-                if (de->d_name[0] == '.')
-                        continue;
-                snprintf(path, sizeof(path), "%s/%s/pid", dir, de->d_name);
-                fd = open(path, O_RDONLY | O_CLOEXEC);
-                if (fd < 0)
-                        continue;
-                if (read(fd, buf, sizeof(buf) - 1) < 0)
-                        buf[0] = '\0';
-                (void) close(fd);
-                stop_pid((pid_t) atoi(buf));
+        while ((de = readdir(d)) && n < sizeof(pids) / sizeof(pids[0])) {
+                pid_t pid = (pid_t) atoi(de->d_name);
+                bool broker;
+                if (pid > 1 && pid != getpid() && is_ours(pid, &broker) && broker == brokers)
+                        pids[n++] = pid;
         }
         closedir(d);
+        for (size_t i = 0; i < n; i++) {
+                (void) kill(pids[i], SIGTERM);
+                (void) kill(pids[i], SIGCONT);
+        }
+        for (size_t i = 0; i < n; i++) {
+                for (int k = 0; k < 100 && kill(pids[i], 0) == 0 && is_ours(pids[i], NULL); k++)
+                        usleep(50 * 1000);
+                if (kill(pids[i], 0) == 0 && is_ours(pids[i], NULL))
+                        (void) kill(pids[i], SIGKILL);
+        }
 }
 
-/* The reaper: waits until the target's end of the pipe closes, then stops
- * what the target started (pids it was told, the domain buses) and removes
- * the directory. Only processes whose command line names the directory. */
+/* The reaper: waits until the target's end of the pipe closes (however the
+ * target ends), then stops every process whose command line names our
+ * directory: the broker (it stops its workers), then the domain buses it
+ * started and the bus; and removes the directory. */
 _Noreturn static void reaper(int fd) {
-        char buf[4096];
-        size_t len = 0;
-        pid_t pids[16];
-        size_t n_pids = 0;
+        char buf[256];
 
         (void) signal(SIGINT, SIG_IGN);
         (void) signal(SIGTERM, SIG_IGN);
         (void) signal(SIGHUP, SIG_IGN);
         (void) prctl(PR_SET_NAME, "mb-fuzz-reaper");
         for (;;) {
-                ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
+                ssize_t n = read(fd, buf, sizeof(buf));
+                if (n == 0 || (n < 0 && errno != EINTR))
                         break;
-                len += (size_t) n;
-                buf[len] = '\0';
-                for (char *nl; (nl = strchr(buf, '\n'));) {
-                        *nl = '\0';
-                        if (n_pids < sizeof(pids) / sizeof(pids[0]))
-                                pids[n_pids++] = (pid_t) atoi(buf);
-                        len -= (size_t) (nl + 1 - buf);
-                        memmove(buf, nl + 1, len + 1);
-                }
         }
-        /* The broker first (it stops its workers), then the domain buses, then the bus. */
-        for (size_t i = n_pids; i > 0; i--)
-                stop_pid(pids[i - 1]);
-        stop_domain_buses();
+        stop_ours(true);
+        stop_ours(false);
         if (!getenv("MB_FUZZ_KEEP_TMP"))
                 (void) nftw(E.tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
         else
@@ -447,7 +419,6 @@ static void start_bus(void) {
         argv[5] = NULL;
         CHECK(pipe2(p, O_CLOEXEC) == 0);
         E.bus_pid = spawn(argv, NULL, -1, p[1]);
-        reaper_track(E.bus_pid);
         (void) close(p[1]);
         n = read(p[0], text, sizeof(text) - 1);
         (void) close(p[0]);
@@ -551,16 +522,14 @@ static void start_broker(void) {
                 (char *) "LC_ALL=C",
                 (char *) "ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:print_summary=1",
                 (char *) "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1",
-                (char *) "LSAN_OPTIONS=print_suppressions=0",
                 NULL,
         };
         uint64_t start = now_ms();
 
-        E.log_fd = open(E.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        CHECK(E.log_fd >= 0);
+        /* A fresh log per broker: what is in it is this input's. */
+        CHECK(ftruncate(E.log_fd, 0) == 0);
+        E.broker_gone = false;
         E.broker_pid = spawn(argv, envp, E.log_fd, -1);
-        reaper_track(E.broker_pid);
-        E.root = connect_bus(E.bus_address);
         for (;;) {
                 _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
                 _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
@@ -573,9 +542,35 @@ static void start_broker(void) {
                         print_log("the broker did not come up within 30 s");
                         abort();
                 }
-                usleep(50 * 1000);
+                usleep(5 * 1000);
         }
-        E.nobody = connect_as_nobody();
+}
+
+/* SIGTERM: the broker must stop its sessions and exit 0, with no report from
+ * LeakSanitizer (or anything else) in its log. Returns the problem, or NULL. */
+static const char *stop_broker(void) {
+        uint64_t start = now_ms();
+        int status = 0;
+        pid_t p = 0;
+
+        if (E.broker_gone)
+                return NULL;
+        E.broker_gone = true;
+        (void) kill(E.broker_pid, SIGTERM);
+        while (now_ms() - start < 20000 && (p = waitpid(E.broker_pid, &status, WNOHANG)) == 0)
+                usleep(2 * 1000);
+        if (p == 0) {
+                (void) kill(E.broker_pid, SIGKILL);
+                (void) waitpid(E.broker_pid, NULL, 0);
+                return "the broker did not exit within 20 s of SIGTERM";
+        }
+        if (p < 0)
+                return "cannot wait for the broker";
+        if (WIFSIGNALED(status))
+                return "the broker was killed by a signal after SIGTERM";
+        if (WEXITSTATUS(status) != 0)
+                return "the broker exited with an error after SIGTERM (a LeakSanitizer report?)";
+        return log_has_report();
 }
 
 static void resolve_paths(void) {
@@ -679,45 +674,31 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
         mkdir_p(E.rundir, 0755);
         write_sysfs_and_policy();
         start_bus();
-        start_broker();
+        E.log_fd = open(E.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        CHECK(E.log_fd >= 0);
+        E.root = connect_bus(E.bus_address);
+        E.nobody = connect_as_nobody();
+        E.broker_gone = true;
         CHECK(atexit(shutdown_all) == 0);
-        fprintf(stderr, "%s: broker %s (pid %d) on %s, log %s\n", FUZZ_NAME, E.broker_path, (int) E.broker_pid,
-                E.bus_address, E.log);
+        fprintf(stderr, "%s: one broker %s per input on %s, log %s\n", FUZZ_NAME, E.broker_path, E.bus_address,
+                E.log);
         return 0;
 }
 
-/* At a normal exit: the broker must stop cleanly on SIGTERM, leak-free. */
+/* At a normal exit (between inputs no broker runs): the bus, the reaper. */
 static void shutdown_all(void) {
-        bool bad = false;
-        int status = 0;
+        const char *problem;
 
         E.root = sd_bus_flush_close_unref(E.root);
         E.nobody = sd_bus_flush_close_unref(E.nobody);
-        if (!E.broker_gone) {
-                uint64_t start = now_ms();
-                pid_t p = 0;
-
-                (void) kill(E.broker_pid, SIGTERM);
-                while (now_ms() - start < 20000 && (p = waitpid(E.broker_pid, &status, WNOHANG)) == 0)
-                        usleep(20 * 1000);
-                if (p == 0) {
-                        print_log("the broker did not exit within 20 s of SIGTERM");
-                        bad = true;
-                } else if (p > 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-                        print_log(WIFEXITED(status) ? "the broker exited with an error on SIGTERM (a leak?)"
-                                                    : "the broker was killed by a signal on SIGTERM");
-                        bad = true;
-                } else if (log_has_report()) {
-                        print_log("a sanitizer report in the broker's log at exit");
-                        bad = true;
-                }
-                E.broker_gone = true;
-        }
+        problem = stop_broker();
+        if (problem)
+                print_log(problem);
         (void) close(E.reaper_fd);
         E.reaper_fd = -1;
         while (waitpid(E.reaper_pid, NULL, 0) < 0 && errno == EINTR)
                 ;
-        if (bad)
+        if (problem)
                 _exit(1);
 }
 
@@ -758,6 +739,7 @@ static struct {
         size_t n_feed;
         int hold[4 * MAX_CALLS];     /* other fds kept open until the input ends */
         size_t n_hold;
+        unsigned n_resets;           /* Reset calls of this input (each may wait for a backoff) */
 } S;
 
 static void record_outcome(unsigned op, const char *outcome) {
@@ -1352,6 +1334,8 @@ static void one_call(Input *in) {
         }
         if (r < 0) /* sd-bus refused the value: nothing to send */
                 return;
+        if (op == OP_RESET && ++S.n_resets > MAX_RESETS)
+                return;
         send_call(bus, m, op, async);
         if (!async)
                 collect_memfds();
@@ -1566,17 +1550,25 @@ static void input_end(void) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         Input in = { data, size };
+        const char *problem;
 
         if (!S.saved)
                 CHECK(S.saved = malloc(MAX_SAVED));
         S.saved_len = 0;
         S.last_outcome = 0;
-        /* A fresh log per input: what is in it at the end is this input's. */
-        CHECK(ftruncate(E.log_fd, 0) == 0);
+        S.n_resets = 0;
 
+        /* A broker per input: inputs do not depend on each other (the reset
+         * backoff, for one, lasts a quiet minute), and its leaks are the input's. */
+        start_broker();
         for (unsigned i = 0; i < MAX_CALLS && in.n > 0; i++)
                 one_call(&in);
         input_end();
         reset_and_check();
+        problem = stop_broker();
+        if (problem) {
+                print_log(problem);
+                abort();
+        }
         return 0;
 }
