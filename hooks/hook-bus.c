@@ -102,7 +102,12 @@ static int call_bounded(HookBus *b, sd_bus_message *m, sd_bus_message **ret_repl
                 uint64_t now;
 
                 r = sd_bus_process(b->bus, NULL);
-                if (r < 0 && !p.done)
+                /* The reply may come with any return, 0 included: seen when
+                 * sd-bus's own timeout, due with ours, ran the callback with its
+                 * synthetic NoReply and sd_bus_process() returned 0. */
+                if (p.done)
+                        break;
+                if (r < 0)
                         return sd_bus_error_set_errnof(error, r, "lost the connection to %s: %s",
                                                        bus_description(b), strerror(-r));
                 if (r > 0)
