@@ -15,7 +15,7 @@ import sys
 ASYNC, NOBODY = 0x20, 0x40
 # devices (the target's devices[]), then an absent BDF and a malformed path
 D1, D2, D3_NOPRECOPY, D4_FAILING, D5_LYING, D6_CRASHING, D7_INIT_FAILS, D8_SLOW, D_PATTERN, D_VENDOR, \
-    D_UNMANAGED, D_HOTPLUG, D_ABSENT, D_MALFORMED = range(14)
+    D_UNMANAGED, D_LIAR0, D_LIAR1, D_HOTPLUG, D_ABSENT, D_MALFORMED = range(16)
 U1, U2, U1_UPPER = 0, 1, 2
 # fd kinds (fd_open())
 PIPE, MEMFD, DEV_NULL, DIRECTORY, SOCKET, READ_ONLY_FILE, EVENTFD, O_PATH, WRONG_PIPE_END, BLOCKING_PIPE, \
@@ -147,10 +147,45 @@ SEEDS = {
 }
 
 
+# The lying worker's script (tests/fuzz/lying-worker.c): per call an action
+# byte, then the values it takes.
+RIGHT, RANDOM, ERROR, SILENT, EXIT, HANG_UP = 0, 3, 4, 5, 6, 7
+
+
+def script(*parts):
+    b = b"".join(parts)
+    assert len(b) < 256
+    return bytes([len(b)]) + b
+
+
+LIAR_SEEDS = {
+    # every answer right, values zero: Open, a stop-copy SaveTo and LoadFrom through a lying worker
+    "liar-zeros": script() + claim(D_LIAR0) + open_(D_LIAR0) + set_state(D_LIAR0, "stop-copy") +
+        save_to(D_LIAR0, PIPE) + set_state(D_LIAR0, "resuming") + load_from(D_LIAR0, MEMFD, literal(b"x" * 100)) +
+        set_state(D_LIAR0, "running") + op(REFRESH_PENDING, dev(D_LIAR0)) + release(D_LIAR0),
+    # Hello right, then a made-up error, a wrong signature, silence, a hang-up
+    "liar-mixed": script(bytes([RIGHT]), b"\x02", string("liar"), b"\x01\x01", b"\x00" * 8,
+                         bytes([RIGHT]), bytes([RIGHT, 1]), bytes([ERROR]), string("lies"), b"\x08",
+                         bytes([RANDOM, 2, 9]), string("x"), b"\x05", b"\x00" * 4, bytes([SILENT]),
+                         bytes([HANG_UP])) +
+        claim(D_LIAR1) + open_(D_LIAR1) + set_state(D_LIAR1, "stop-copy") + save_to(D_LIAR1) +
+        op(REFRESH_PENDING, dev(D_LIAR1)) + op(RESET, dev(D_LIAR1)) + set_state(D_LIAR1, "running") + release(D_LIAR1),
+    # absurd values in right-typed answers: pending 2^64-1, state 0xdeadbeef, a huge SaveTo result
+    "liar-values": script(bytes([RIGHT]), b"\x00", b"\x00", b"\xff" * 4, b"\x00", bytes([RIGHT]),
+                          bytes([RIGHT, 7]), bytes([RIGHT]), b"\xff" * 8, bytes([RIGHT, 3]),
+                          bytes([RIGHT, 0, 0]), b"\xff" * 25, bytes([EXIT, 0, 3])) +
+        claim(D_LIAR0) + open_(D_LIAR0) + op(REFRESH_PENDING, dev(D_LIAR0)) + set_state(D_LIAR0, "pre-copy") +
+        save_to(D_LIAR0, SOCKET) + save_to(D_LIAR0) + op(DEVICE_PROPERTIES, dev(D_LIAR0), known(1), b"\x01"),
+}
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "corpus", "dbus-surface")
     os.makedirs(out, exist_ok=True)
     for name, data in SEEDS.items():
+        with open(os.path.join(out, name), "wb") as f:
+            f.write(b"\x00" + data)  # an empty script: the liar devices' workers answer right, with zeros
+    for name, data in LIAR_SEEDS.items():
         with open(os.path.join(out, name), "wb") as f:
             f.write(data)
 

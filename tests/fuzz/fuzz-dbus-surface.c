@@ -1,51 +1,61 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * libFuzzer target for the broker's D-Bus surface, black box: on first use it
- * starts a private dbus-daemon and a real migbrokerd built with ASan+UBSan
- * (tests/fuzz/san/, built by 'make fuzz'; its workers too), over a fake sysfs
- * and a policy of testing.so devices (faults included: failing, lying,
- * aborting, exiting, hanging and slow plugins). Each input is a sequence of
- * calls on org.migbroker1.Manager and org.migbroker1.Device objects (and on
- * the dbus-vmstate helpers of the domain buses) with input-derived arguments:
- * right and wrong signatures, bad BDFs, states, owners and options, fds of
- * every kind (pipes, sockets, memfds, /dev/null, directories, eventfds, O_PATH
- * fds, the wrong end of a pipe, replays of the input's own saved streams);
- * calls run one by one or several at once, as root or as nobody.
+ * libFuzzer target for the broker's D-Bus surface, black box. On first use it
+ * starts a private dbus-daemon; for each input a real migbrokerd built with
+ * ASan+UBSan (tests/fuzz/san/, built by 'make fuzz', workers too) over a fake
+ * sysfs and a policy of testing.so devices, faults included (failing, lying,
+ * aborting, exiting, hanging and slow plugins), plus two devices whose worker
+ * lies (tests/fuzz/lying-worker.c: wrong values, wrong signatures, errors,
+ * silence, exits, as the input's script says: the broker's side of the worker
+ * protocol, where the untrusted end is the worker). The input is then a
+ * sequence of calls on org.migbroker1.Manager and org.migbroker1.Device
+ * objects (and on the dbus-vmstate helpers of the domain buses) with
+ * input-derived arguments: right and wrong signatures, bad BDFs, states,
+ * owners and options, fds of every kind (pipes, sockets, memfds, /dev/null,
+ * directories, eventfds, O_PATH fds, the wrong end of a pipe, replays of the
+ * input's own saved streams); calls run one by one or several at once, as
+ * root or as nobody; a device may vanish from sysfs and come back.
  *
- * After each input every claim is released and the target checks that the
- * broker answers (a property read within 30 s of quiet), that its process is
- * alive, that no sanitizer report reached its log (workers log there too),
- * that every claim and session did end, that no worker remains and that no
- * domain bus is left running; otherwise it aborts, so libFuzzer keeps the
- * input, after printing the end of the broker's log (the sanitizer's report).
- * At exit the broker gets SIGTERM and must exit 0 with no LeakSanitizer report.
+ * After each input every claim is released, and the target checks that the
+ * broker answers (a property read, and every call within 30 s of quiet),
+ * that its process is alive, that every claim and session did end, that no
+ * worker remains and no domain bus is left running; then the broker gets
+ * SIGTERM and must exit 0 with no sanitizer report in its log (workers log
+ * there too; LeakSanitizer reports at its exit). Otherwise the target
+ * aborts, so libFuzzer keeps the input, after printing the end of the
+ * broker's log (the sanitizer's report). A broker per input keeps inputs
+ * independent (the reset backoff, for one, lasts a quiet minute).
  *
  * The broker runs in another process, so libFuzzer sees no coverage of it;
  * the target feeds libFuzzer's extra counters with what it can see instead:
  * (previous call's outcome, call, outcome) where an outcome is the error
- * name or "ok". Expect tens of inputs per second, not thousands.
+ * name or "ok". Expect a few inputs per second, not thousands.
  *
  * Clean-up: a reaper process forked first waits for the target to end (its
  * pipe closes, however the target ends: exit, crash, timeout, signal), then
- * stops the broker, the domain buses it started, the bus, and removes the
- * temporary directory (kept with MB_FUZZ_KEEP_TMP=1). The broker's workers
- * die with it (they are bound to it with PR_SET_PDEATHSIG).
+ * stops every process whose command line names our temporary directory (the
+ * broker first: its workers die with it, PR_SET_PDEATHSIG; then the domain
+ * buses it started and the bus), and removes the directory (kept with
+ * MB_FUZZ_KEEP_TMP=1). The target is a subreaper, so the domain buses (which
+ * daemonize) are its children and are reaped at once.
  *
- * Input: calls, each an op byte (bits 0-4: the call, see enum Op; bit 5:
- * do not wait for the reply; bit 6: call as nobody), then its arguments:
+ * Input: a length byte and that many bytes of the lying worker's script,
+ * then calls, each an op byte (bits 0-4: the call, see enum Op; bit 5: do
+ * not wait for the reply; bit 6: call as nobody), then its arguments:
  * integers big-endian, strings and words as in fuzz-input.h, a device a byte
  * (the policy's devices, then an absent one and a malformed path), an owner
- * a byte (two UUIDs and one in upper case, or a random string), options a
+ * a word (two UUIDs and one in upper case, or a random string), options a
  * count byte then key/type/value, an fd a kind byte (fd_open()) then for
  * LoadFrom a data source (0: literal u16 length + bytes, 1: what earlier
  * SaveTo calls of the input wrote, 2: that with one byte xor'ed, u16 offset +
  * u8, 3: that truncated, u16 length).
  *
- * Environment: MB_FUZZ_BROKER, MB_FUZZ_WORKER (default tests/fuzz/san/ beside
- * this program), MB_FUZZ_PLUGIN_DIR (default plugins/testing/.libs of the
- * build tree), DBUS_DAEMON, MB_FUZZ_VERBOSE=1 (each call and its reply on
- * stderr), MB_FUZZ_KEEP_TMP=1. Seeds: tests/fuzz/corpus/dbus-surface/,
- * written by tests/fuzz/dbus-surface-seeds.py.
+ * Needs root (workers drop to nobody; one caller is nobody). Environment:
+ * MB_FUZZ_SAN_DIR (where migbrokerd, migbroker-worker and lying-worker are;
+ * default tests/fuzz/san/ beside this program), MB_FUZZ_PLUGIN_DIR (default
+ * plugins/testing/.libs of the build tree), DBUS_DAEMON, MB_FUZZ_VERBOSE=1
+ * (each call and its reply on stderr), MB_FUZZ_KEEP_TMP=1. Seeds:
+ * tests/fuzz/corpus/dbus-surface/, written by tests/fuzz/dbus-surface-seeds.py.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -125,7 +135,9 @@ static const FakeDevice devices[] = {
         { "0000:3b:01.0", "0x1af4", "0x1041", "testing", "save=slow:1500,set_state=hang+after:6,state-size=16K" },
         { "0000:3c:00.0", "0x1af4", "0x1041", NULL, NULL },      /* a BDF pattern rule */
         { "0000:3d:00.0", "0x1af4", "0x1042", NULL, NULL },      /* a vendor+device rule */
-        { "0000:3e:00.0", "0x8086", "0x1572", NULL, NULL },      /* in sysfs, no rule */
+        { "0000:3e:00.0", "0x8086", "0x1572", NULL, NULL },      /* in sysfs, no rule (probed) */
+        { "0000:3f:00.0", "0x1af4", "0x1041", "liar", "state-size=16K" }, /* the lying worker's */
+        { "0000:3f:00.1", "0x1af4", "0x1041", "liar", "" },
         { "0000:3b:01.1", "0x1af4", "0x1041", "testing", "state-size=16K" }, /* comes and goes (OP_HOTPLUG) */
 };
 #define N_DEVICES (sizeof(devices) / sizeof(devices[0]))
@@ -138,6 +150,7 @@ static struct {
         char hidden[PATH_MAX]; /* where the hot-plugged device's sysfs directory waits while absent */
         char bus_address[PATH_MAX + 16];
         char broker_path[PATH_MAX], worker_path[PATH_MAX], plugin_dir[PATH_MAX];
+        char liar_dir[PATH_MAX], liar_script[PATH_MAX + 16];
         pid_t bus_pid, broker_pid, reaper_pid;
         int reaper_fd, log_fd;
         sd_bus *root, *nobody;
@@ -457,6 +470,28 @@ static void write_sysfs_and_policy(void) {
                 write_sysfs_device(i, base);
         mkdir_p(E.hidden, 0755);
 
+        /* The liar plugin: testing.so in a directory of its own, where the
+         * script tells tests/fuzz/lying-worker.c to lie. */
+        mkdir_p(E.liar_dir, 0755);
+        {
+                char src[PATH_MAX + 16], dst[PATH_MAX + 16], buf[65536];
+                int in, out;
+                ssize_t n;
+
+                snprintf(src, sizeof(src), "%s/testing.so", E.plugin_dir);
+                snprintf(dst, sizeof(dst), "%s/testing.so", E.liar_dir);
+                in = open(src, O_RDONLY | O_CLOEXEC);
+                CHECK(in >= 0);
+                out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+                CHECK(out >= 0);
+                while ((n = read(in, buf, sizeof(buf))) > 0)
+                        CHECK(write(out, buf, (size_t) n) == n);
+                CHECK(n == 0);
+                (void) close(in);
+                CHECK(close(out) == 0);
+                write_file(E.liar_script, "", 0644);
+        }
+
         f = fopen(E.policy, "we");
         CHECK(f);
         fprintf(f,
@@ -470,8 +505,10 @@ static void write_sysfs_and_policy(void) {
                 "  noprecopy:\n"
                 "    path: %s/testing-noprecopy.so\n"
                 "    arg: \"state-size=16K\"\n"
+                "  liar:\n"
+                "    path: %s/testing.so\n"
                 "devices:\n",
-                E.plugin_dir, E.plugin_dir);
+                E.plugin_dir, E.plugin_dir, E.liar_dir);
         for (size_t i = 0; i < N_DEVICES; i++)
                 if (devices[i].plugin)
                         fprintf(f, "  - match: { bdf: \"%s\" }\n    plugin: %s\n    arg: \"%s\"\n", devices[i].bdf,
@@ -586,14 +623,15 @@ static void resolve_paths(void) {
         CHECK(slash);
         *slash = '\0';
         snprintf(top, sizeof(top), "%s/../..", exe);
-        v = getenv("MB_FUZZ_BROKER");
-        snprintf(E.broker_path, sizeof(E.broker_path), "%s", v && *v ? v : "");
-        if (!E.broker_path[0])
+        /* The sanitized broker, and the lying worker that execs the real one beside it. */
+        v = getenv("MB_FUZZ_SAN_DIR");
+        if (v && *v) {
+                snprintf(E.broker_path, sizeof(E.broker_path), "%.*s/migbrokerd", PATH_MAX - 20, v);
+                snprintf(E.worker_path, sizeof(E.worker_path), "%.*s/lying-worker", PATH_MAX - 20, v);
+        } else {
                 snprintf(E.broker_path, sizeof(E.broker_path), "%.*s/san/migbrokerd", PATH_MAX - 20, exe);
-        v = getenv("MB_FUZZ_WORKER");
-        snprintf(E.worker_path, sizeof(E.worker_path), "%s", v && *v ? v : "");
-        if (!E.worker_path[0])
-                snprintf(E.worker_path, sizeof(E.worker_path), "%.*s/san/migbroker-worker", PATH_MAX - 30, exe);
+                snprintf(E.worker_path, sizeof(E.worker_path), "%.*s/san/lying-worker", PATH_MAX - 30, exe);
+        }
         v = getenv("MB_FUZZ_PLUGIN_DIR");
         snprintf(E.plugin_dir, sizeof(E.plugin_dir), "%s", v && *v ? v : "");
         if (!E.plugin_dir[0])
@@ -606,8 +644,8 @@ static void resolve_paths(void) {
                 }
         }
         if (access(E.broker_path, X_OK) < 0 || access(E.worker_path, X_OK) < 0) {
-                fprintf(stderr, "%s: %s or %s is missing: 'make fuzz' builds them (or set MB_FUZZ_BROKER and "
-                        "MB_FUZZ_WORKER)\n", FUZZ_NAME, E.broker_path, E.worker_path);
+                fprintf(stderr, "%s: %s or %s is missing: 'make fuzz' builds them (or set MB_FUZZ_SAN_DIR)\n",
+                        FUZZ_NAME, E.broker_path, E.worker_path);
                 exit(1);
         }
 }
@@ -653,6 +691,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
         snprintf(E.policy, sizeof(E.policy), "%.*s/policy.yaml", PATH_MAX - 20, E.tmp);
         snprintf(E.log, sizeof(E.log), "%.*s/broker.log", PATH_MAX - 20, E.tmp);
         snprintf(E.hidden, sizeof(E.hidden), "%.*s/hidden", PATH_MAX - 20, E.tmp);
+        snprintf(E.liar_dir, sizeof(E.liar_dir), "%.*s/liar", PATH_MAX - 20, E.tmp);
+        snprintf(E.liar_script, sizeof(E.liar_script), "%s/script", E.liar_dir);
 
         /* The reaper first, so that it holds nothing but its pipe. */
         CHECK(pipe2(p, O_CLOEXEC) == 0);
@@ -1199,11 +1239,11 @@ static void vmstate_call(Input *in) {
                 fprintf(stderr, "%s:   -> %s%s%s\n", FUZZ_NAME, r < 0 ? e.name : "ok", r < 0 ? ": " : "",
                         r < 0 && e.message ? e.message : "");
         if (r >= 0 && method == 0) {
-                const void *data;
-                size_t len;
-                if (sd_bus_message_read_array(reply, 'y', &data, &len) >= 0 && len <= MAX_SAVED) {
-                        memcpy(S.saved, data, len);
-                        S.saved_len = len;
+                const void *state;
+                size_t state_len;
+                if (sd_bus_message_read_array(reply, 'y', &state, &state_len) >= 0 && state_len <= MAX_SAVED) {
+                        memcpy(S.saved, state, state_len);
+                        S.saved_len = state_len;
                 }
         }
         record_outcome(OP_VMSTATE * 8 + method, r < 0 ? e.name : "ok");
@@ -1427,7 +1467,7 @@ static unsigned count_workers(unsigned *zombies) {
                 rp = strrchr(buf, ')');
                 if (!rp || sscanf(rp + 2, "%c %d", &state, &ppid) != 2 || ppid != E.broker_pid)
                         continue;
-                if (!strstr(buf, "(migbroker-work") && !strstr(buf, "(migbroker-worke"))
+                if (!strstr(buf, "(migbroker-work") && !strstr(buf, "(lying-worker)"))
                         continue;
                 n++;
                 *zombies += state == 'Z';
@@ -1558,6 +1598,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         S.last_outcome = 0;
         S.n_resets = 0;
 
+        /* The lying worker's script: a length byte, then that many bytes. */
+        {
+                size_t len = take_u8(&in);
+                int fd = open(E.liar_script, O_WRONLY | O_TRUNC | O_CLOEXEC);
+                len = len < in.n ? len : in.n;
+                CHECK(fd >= 0);
+                CHECK(len == 0 || write(fd, in.p, len) == (ssize_t) len);
+                CHECK(close(fd) == 0);
+                in.p += len;
+                in.n -= len;
+        }
         /* A broker per input: inputs do not depend on each other (the reset
          * backoff, for one, lasts a quiet minute), and its leaks are the input's. */
         start_broker();

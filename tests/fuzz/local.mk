@@ -41,7 +41,7 @@ FUZZ_SAN_BROKER_SRCS = $(addprefix $(srcdir)/,$(filter %.c,$(broker_migbrokerd_S
 FUZZ_SAN_WORKER_SRCS = $(addprefix $(srcdir)/,$(filter %.c,$(worker_migbroker_worker_SOURCES) \
 	$(common_libmbcore_la_SOURCES)))
 FUZZ_SAN_HDRS = $(wildcard $(srcdir)/common/*.h $(srcdir)/policy/*.h $(srcdir)/worker/*.h $(srcdir)/broker/*.h)
-FUZZ_SAN_BINS = tests/fuzz/san/migbrokerd tests/fuzz/san/migbroker-worker
+FUZZ_SAN_BINS = tests/fuzz/san/migbrokerd tests/fuzz/san/migbroker-worker tests/fuzz/san/lying-worker
 
 tests/fuzz/san/migbrokerd: $(FUZZ_SAN_BROKER_SRCS) $(FUZZ_SAN_HDRS)
 	@$(MKDIR_P) tests/fuzz/san
@@ -51,6 +51,12 @@ tests/fuzz/san/migbrokerd: $(FUZZ_SAN_BROKER_SRCS) $(FUZZ_SAN_HDRS)
 tests/fuzz/san/migbroker-worker: $(FUZZ_SAN_WORKER_SRCS) $(FUZZ_SAN_HDRS)
 	@$(MKDIR_P) tests/fuzz/san
 	$(AM_V_CC)$(CLANG) $(FUZZ_SAN_CFLAGS) $(SYSTEMD_CFLAGS) -o $@ $(FUZZ_SAN_WORKER_SRCS) $(SYSTEMD_LIBS) $(DL_LIBS)
+
+# The worker gone bad that dbus-surface's "liar" plugin gets (it execs the
+# real worker above for every other plugin).
+tests/fuzz/san/lying-worker: $(srcdir)/tests/fuzz/lying-worker.c $(srcdir)/tests/fuzz/fuzz-input.h $(srcdir)/worker/worker-proto.h
+	@$(MKDIR_P) tests/fuzz/san
+	$(AM_V_CC)$(CLANG) $(FUZZ_SAN_CFLAGS) $(SYSTEMD_CFLAGS) -o $@ $(srcdir)/tests/fuzz/lying-worker.c $(SYSTEMD_LIBS)
 
 if HAVE_CLANG
 fuzz: $(FUZZ_SAN_BINS) plugins/testing/testing.la plugins/testing/testing-noprecopy.la
@@ -78,6 +84,7 @@ EXTRA_DIST += \
 	$(wildcard $(srcdir)/tests/fuzz/*.dict) \
 	$(wildcard $(srcdir)/tests/fuzz/*.options) \
 	tests/fuzz/fuzz-dbus-surface.c \
+	tests/fuzz/lying-worker.c \
 	tests/fuzz/dbus-surface-seeds.py \
 	tests/fuzz/fuzz-input.h \
 	tests/fuzz/worker-ipc-seeds.py \
