@@ -677,10 +677,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 
         E.verbose = getenv("MB_FUZZ_VERBOSE") != NULL;
         if (geteuid() != 0) {
-                /* Workers drop to 'nobody' and the bus checks credentials: this needs root. */
-                fprintf(stderr, "%s: needs root (the broker starts its workers as root and they drop to nobody)\n",
+                /* Workers drop to 'nobody' and one caller is nobody: this needs root. run.sh reports the skip. */
+                fprintf(stderr, "%s: SKIP: needs root (the broker's workers drop to nobody, and so does a caller)\n",
                         FUZZ_NAME);
-                exit(1);
+                exit(0);
         }
         resolve_paths();
         snprintf(E.tmp, sizeof(E.tmp), "%s/mb-fuzz-dbus.XXXXXX", getenv("TMPDIR") ?: "/tmp");

@@ -30,7 +30,11 @@ for bin in "$builddir"/tests/fuzz/fuzz-*; do
     fi
     echo "fuzz: $name for ${seconds}s, $(ls "$work" | wc -l) seeds"
     if "$bin" "$@" "$work" >"$artifacts/$name.log" 2>&1; then
-        echo "fuzz: $name ok: $(grep -E 'stat::number_of_executed_units' "$artifacts/$name.log" | awk '{print $2}') runs"
+        if grep -q "^fuzz-$name: SKIP: " "$artifacts/$name.log"; then
+            echo "fuzz: $name skipped: $(sed -n "s/^fuzz-$name: SKIP: //p" "$artifacts/$name.log" | head -n 1)"
+        else
+            echo "fuzz: $name ok: $(grep -E 'stat::number_of_executed_units' "$artifacts/$name.log" | awk '{print $2}') runs"
+        fi
     else
         status=1
         echo "fuzz: $name FAILED; see $artifacts/$name.log:"
