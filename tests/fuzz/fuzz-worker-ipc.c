@@ -319,6 +319,8 @@ static int fd_open(Input *in, Fds *f, const Saved *saved, bool writing, bool *st
                         return fds_keep(f, p[1]);
                 }
                 take_data(in, saved, data, sizeof(data), &len);
+                /* Our end does not block: what does not fit in the pipe is dropped. */
+                CHECK(fcntl(p[1], F_SETFL, O_NONBLOCK) == 0);
                 write_all(p[1], data, len);
                 (void) close(p[1]);
                 return fds_keep(f, p[0]);
