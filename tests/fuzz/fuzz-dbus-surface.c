@@ -64,6 +64,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -566,7 +567,7 @@ static void start_broker(void) {
         /* A fresh log per broker: what is in it is this input's. */
         CHECK(ftruncate(E.log_fd, 0) == 0);
         E.broker_gone = false;
-        E.broker_pid = spawn(argv, envp, E.log_fd, -1);
+        __atomic_store_n(&E.broker_pid, spawn(argv, envp, E.log_fd, -1), __ATOMIC_SEQ_CST);
         for (;;) {
                 _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
                 _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
@@ -651,23 +652,34 @@ static void resolve_paths(void) {
 }
 
 /* We are a subreaper: the domain buses the broker starts (daemons: they fork
- * and their first process exits) become our children, and we reap them here
- * as soon as they end. Without this an init that reaps late (some container
- * inits do) keeps them as zombies, and the broker's domain_bus_stop() waits
- * its full second for each. Our own children (the broker, the bus, the
- * reaper) are left for the code that waits for them. */
-static void on_sigchld(int sig) {
-        int saved_errno = errno;
+ * and their first process exits) become our children, and a thread reaps
+ * them as soon as they end. Without this an init that reaps late (some
+ * container inits do) keeps them as zombies, and the broker's
+ * domain_bus_stop() waits its full second for each. SIGCHLD is blocked
+ * everywhere else, so that it never interrupts a call (sd_bus_call() fails
+ * with EINTR). Our own children (the broker, the bus, the reaper) are left
+ * for the code that waits for them. */
+static void *orphan_reaper(void *userdata) {
+        sigset_t *ss = userdata;
 
         for (;;) {
-                siginfo_t si = {};
-                if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0)
-                        break;
-                if (si.si_pid == E.broker_pid || si.si_pid == E.bus_pid || si.si_pid == E.reaper_pid)
-                        break;
-                (void) waitpid(si.si_pid, NULL, WNOHANG);
+                int sig;
+
+                if (sigwait(ss, &sig) != 0)
+                        continue;
+                for (;;) {
+                        siginfo_t si = {};
+                        pid_t pid;
+                        if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0)
+                                break;
+                        pid = si.si_pid;
+                        if (pid == __atomic_load_n(&E.broker_pid, __ATOMIC_SEQ_CST) || pid == E.bus_pid ||
+                            pid == E.reaper_pid)
+                                break;
+                        (void) waitpid(pid, NULL, WNOHANG);
+                }
         }
-        errno = saved_errno;
+        return NULL;
 }
 
 static void shutdown_all(void);
@@ -707,8 +719,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 
         (void) signal(SIGPIPE, SIG_IGN);
         {
-                struct sigaction sa = { .sa_handler = on_sigchld, .sa_flags = SA_RESTART | SA_NOCLDSTOP };
-                CHECK(sigaction(SIGCHLD, &sa, NULL) == 0);
+                static sigset_t ss;
+                pthread_t t;
+
+                sigemptyset(&ss);
+                sigaddset(&ss, SIGCHLD);
+                CHECK(pthread_sigmask(SIG_BLOCK, &ss, NULL) == 0);
+                CHECK(pthread_create(&t, NULL, orphan_reaper, &ss) == 0);
+                CHECK(pthread_detach(t) == 0);
                 CHECK(prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
         }
         mkdir_p(E.rundir, 0755);
