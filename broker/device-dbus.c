@@ -172,13 +172,14 @@ static int parse_owner(const char *s, char out[static 37], sd_bus_error *error) 
         out[36] = '\0';
         return 0;
 bad:
-        return mb_bus_error_setf(error, -EINVAL, "owner '%s' is not a domain UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)",
-                                 s ?: "");
+        return mb_bus_error_setf(error, -EINVAL, "owner " MB_QUOTE_FMT " is not a domain UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)",
+                                 MB_QUOTE(s ?: ""));
 }
 
 typedef struct StreamOptions {
         int format;
         uint64_t max_bytes;
+        bool zero_copy;
         char vmstate_id[MB_VMSTATE_ID_MAX + 1];
 } StreamOptions;
 
@@ -201,6 +202,7 @@ static int parse_options(sd_bus_message *m, const char *const *allowed, StreamOp
 
         o->format = MB_STREAM_FORMAT_FRAMED;
         o->max_bytes = 0;
+        o->zero_copy = false;
         o->vmstate_id[0] = '\0';
         r = sd_bus_message_enter_container(m, 'a', "{sv}");
         if (r < 0)
@@ -221,7 +223,7 @@ static int parse_options(sd_bus_message *m, const char *const *allowed, StreamOp
                         if (strcmp(allowed[i], key) == 0)
                                 known = true;
                 if (!known)
-                        return mb_bus_error_setf(error, -EINVAL, "unknown option '%s'", key);
+                        return mb_bus_error_setf(error, -EINVAL, "unknown option " MB_QUOTE_FMT, MB_QUOTE(key));
                 r = sd_bus_message_peek_type(m, NULL, &contents);
                 if (r < 0)
                         return r;
@@ -234,7 +236,7 @@ static int parse_options(sd_bus_message *m, const char *const *allowed, StreamOp
                                 return r;
                         o->format = mb_stream_format_from_string(f);
                         if (o->format < 0)
-                                return mb_bus_error_setf(error, -EINVAL, "unknown format '%s' (framed or raw)", f);
+                                return mb_bus_error_setf(error, -EINVAL, "unknown format " MB_QUOTE_FMT " (framed or raw)", MB_QUOTE(f));
                 } else if (strcmp(key, "vmstate-id") == 0) {
                         const char *id;
                         if (strcmp(contents, "s") != 0)
@@ -244,7 +246,7 @@ static int parse_options(sd_bus_message *m, const char *const *allowed, StreamOp
                                 return r;
                         if (!vmstate_id_valid(id))
                                 return mb_bus_error_setf(error, -EINVAL,
-                                                         "vmstate-id '%s' is not 1 to %u visible ASCII characters without a comma", id,
+                                                         "vmstate-id " MB_QUOTE_FMT " is not 1 to %u visible ASCII characters without a comma", MB_QUOTE(id),
                                                          MB_VMSTATE_ID_MAX);
                         g_strlcpy(o->vmstate_id, id, sizeof(o->vmstate_id));
                 } else if (strcmp(key, "max-bytes") == 0) {
@@ -253,6 +255,14 @@ static int parse_options(sd_bus_message *m, const char *const *allowed, StreamOp
                         r = sd_bus_message_read(m, "v", "t", &o->max_bytes);
                         if (r < 0)
                                 return r;
+                } else if (strcmp(key, "zero-copy") == 0) {
+                        int b;
+                        if (strcmp(contents, "b") != 0)
+                                return mb_bus_error_setf(error, -EINVAL, "option 'zero-copy' must be a boolean (b)");
+                        r = sd_bus_message_read(m, "v", "b", &b);
+                        if (r < 0)
+                                return r;
+                        o->zero_copy = b;
                 } else {
                         r = sd_bus_message_skip(m, "v");
                         if (r < 0)
@@ -409,7 +419,7 @@ static int method_set_state(sd_bus_message *m, void *userdata, sd_bus_error *err
         target = mb_state_from_string(s);
         if (target < 0)
                 return mb_bus_error_setf(error, -EINVAL,
-                                         "unknown state '%s' (running, stop, pre-copy, stop-copy or resuming)", s);
+                                         "unknown state " MB_QUOTE_FMT " (running, stop, pre-copy, stop-copy or resuming)", MB_QUOTE(s));
         r = auth_check(d->manager->auth, m, AUTH_DATA_PATH, d->owner, error);
         if (r < 0)
                 return r;
@@ -468,7 +478,7 @@ static int read_stream_call(sd_bus_message *m, Device *d, bool writing, const ch
 }
 
 static int method_save_to(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        static const char *const allowed[] = { "format", "max-bytes", NULL };
+        static const char *const allowed[] = { "format", "max-bytes", "zero-copy", NULL };
         Device *d = userdata;
         StreamOptions o;
         int fd, r;
@@ -476,7 +486,7 @@ static int method_save_to(sd_bus_message *m, void *userdata, sd_bus_error *error
         r = read_stream_call(m, d, true, allowed, &fd, &o, error);
         if (r < 0)
                 return r;
-        return ENQUEUE(m, device_save_to(d, fd, o.format, o.max_bytes, reply_done_t, m, error));
+        return ENQUEUE(m, device_save_to(d, fd, o.format, o.max_bytes, o.zero_copy, reply_done_t, m, error));
 }
 
 static int method_load_from(sd_bus_message *m, void *userdata, sd_bus_error *error) {

@@ -120,6 +120,7 @@ void device_set_state(Device *d, MbState s) {
         if (d->state == s)
                 return;
         log_dev_info(d->bdf, "state %s -> %s", mb_state_to_string(d->state), mb_state_to_string(s));
+        manager_device_changing(d->manager, d, "State");
         d->state = s;
         manager_device_changed(d->manager, d, "State", NULL);
 }
@@ -127,6 +128,7 @@ void device_set_state(Device *d, MbState s) {
 void device_set_owner(Device *d, const char *owner) {
         if (g_strcmp0(d->owner, owner) == 0)
                 return;
+        manager_device_changing(d->manager, d, "Owner");
         g_free(d->owner);
         d->owner = g_strdup(owner);
         manager_device_changed(d->manager, d, "Owner", NULL);
@@ -365,7 +367,8 @@ static void on_worker_exit(MbWorker *w, const char *reason, void *userdata) {
 /* The call failed: if the worker is gone (crash, timeout), the device is in error. */
 static void note_worker_failure(Device *d, int r, const sd_bus_error *e) {
         if (r == -MB_EPLUGINCRASHED || r == -MB_ETIMEOUT || (d->worker && !mb_worker_usable(d->worker))) {
-                if (e && e->message)
+                /* A timeout was logged where the worker was killed. */
+                if (e && e->message && r != -MB_ETIMEOUT)
                         log_dev_error(d->bdf, "%s", e->message);
                 /* Killed or dead: let go (the event loop reaps it). */
                 d->worker = mb_worker_unref(d->worker);
@@ -651,8 +654,12 @@ static void pending_after_transition(DeviceOp *op, int r, const sd_bus_error *e,
 
         if (r >= 0 && sd_bus_message_read(reply, "t", &p) >= 0)
                 device_set_pending(d, p);
-        else
+        else {
+                /* The move is done: only a dead worker fails it. */
+                log_dev_warning(d->bdf, "%s: PendingBytes not refreshed: %s", op->name,
+                                e && e->message ? e->message : strerror(r < 0 ? -r : EBADMSG));
                 note_worker_failure(d, r, e);
+        }
         if (r < 0 && worker_gone(d)) {
                 device_op_finish(op, r, e);
                 return;
@@ -1046,6 +1053,8 @@ static int save_start(DeviceOp *op, sd_bus_error *error) {
                 flags |= MB_WORKER_SAVE_BEGIN;
         if (d->state == MB_STATE_STOP_COPY)
                 flags |= MB_WORKER_SAVE_UNTIL_EMPTY | MB_WORKER_SAVE_END;
+        if (op->zero_copy)
+                flags |= MB_WORKER_SAVE_ZERO_COPY;
         r = op_call(op, save_done, true, "Save", "hstuu", op->fd, mb_stream_format_to_string(op->format),
                     op->max_bytes, flags, (uint32_t) (manager_op_timeout_usec(d->manager) / 1000));
         if (r < 0)
@@ -1054,7 +1063,7 @@ static int save_start(DeviceOp *op, sd_bus_error *error) {
         return 0;
 }
 
-int device_save_to(Device *d, int fd, int format, uint64_t max_bytes, DeviceOpDone done, void *ud,
+int device_save_to(Device *d, int fd, int format, uint64_t max_bytes, bool zero_copy, DeviceOpDone done, void *ud,
                    sd_bus_error *error) {
         DeviceOp *op;
         int copy;
@@ -1066,6 +1075,7 @@ int device_save_to(Device *d, int fd, int format, uint64_t max_bytes, DeviceOpDo
         op->fd = copy;
         op->format = format;
         op->max_bytes = max_bytes;
+        op->zero_copy = zero_copy;
         return device_op_enqueue(op, error);
 }
 

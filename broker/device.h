@@ -58,6 +58,7 @@ struct DeviceOp {
         int fd;
         int format;              /* MbStreamFormat */
         uint64_t max_bytes;
+        bool zero_copy;          /* SaveTo: vmsplice into the caller's pipe */
         int step;
         bool is_reset;           /* Open steps run for Reset: failure leaves error */
         bool v1_reset_tried;     /* Reset: set_state(RUNNING) was issued to a plugin in v1 error */
@@ -71,6 +72,9 @@ struct DeviceOp {
 
 struct Device {
         unsigned n_ref;
+        uint32_t changed;        /* properties to announce (manager.c): bits, */
+        uint8_t changed_order[16]; /* and their indexes in the order they changed */
+        uint8_t n_changed;
         Manager *manager;
         char bdf[MB_BDF_STRLEN + 1];
         char *path;              /* D-Bus object path */
@@ -145,6 +149,6 @@ int device_close(Device *d, const char *owner, DeviceOpDone done, void *ud, sd_b
 int device_set_target_state(Device *d, MbState target, DeviceOpDone done, void *ud, sd_bus_error *error);
 int device_reset(Device *d, DeviceOpDone done, void *ud, sd_bus_error *error);
 int device_refresh_pending(Device *d, DeviceOpDone done, void *ud, sd_bus_error *error);
-int device_save_to(Device *d, int fd, int format, uint64_t max_bytes, DeviceOpDone done, void *ud,
+int device_save_to(Device *d, int fd, int format, uint64_t max_bytes, bool zero_copy, DeviceOpDone done, void *ud,
                    sd_bus_error *error);
 int device_load_from(Device *d, int fd, int format, DeviceOpDone done, void *ud, sd_bus_error *error);

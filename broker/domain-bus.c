@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,6 +22,62 @@
 #include "manager.h"
 
 #define START_TIMEOUT_MS 5000
+#define STOP_TIMEOUT_MS 1000
+
+/* A daemon told to stop: watched through a pidfd (readable once it has
+ * exited, zombie or not: it is not our child, and its reaper may be slow). */
+typedef struct StoppingBus {
+        Manager *manager;
+        char *uuid;
+        int pidfd;
+        sd_event_source *exit_source, *kill_timer;
+} StoppingBus;
+
+static void stopping_bus_free(gpointer p) {
+        StoppingBus *b = p;
+
+        b->exit_source = sd_event_source_disable_unref(b->exit_source);
+        b->kill_timer = sd_event_source_disable_unref(b->kill_timer);
+        b->pidfd = mb_safe_close(b->pidfd);
+        g_free(b->uuid);
+        g_free(b);
+}
+
+GHashTable *domain_bus_stopping_table_new(void) {
+        return g_hash_table_new_full(g_str_hash, g_str_equal, NULL, stopping_bus_free);
+}
+
+static int pidfd_signal(int pidfd, int sig) {
+        return syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0 ? -errno : 0;
+}
+
+static int on_stopped(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        StoppingBus *b = userdata;
+
+        log_info("domain %s: bus stopped", b->uuid);
+        g_hash_table_remove(b->manager->stopping_buses, b->uuid); /* frees b */
+        return 0;
+}
+
+static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        StoppingBus *b = userdata;
+
+        log_warning("domain %s: the bus did not stop within %d ms of SIGTERM: killing it", b->uuid, STOP_TIMEOUT_MS);
+        (void) pidfd_signal(b->pidfd, SIGKILL);
+        return 0;
+}
+
+/* Kills at once a daemon of this domain still stopping (before a new one binds
+ * the same path: the old one would remove the new socket when it exits). */
+static void kill_stopping(Manager *m, const char *uuid) {
+        StoppingBus *b = g_hash_table_lookup(m->stopping_buses, uuid);
+
+        if (!b)
+                return;
+        log_info("domain %s: the previous bus is still stopping: killing it", uuid);
+        (void) pidfd_signal(b->pidfd, SIGKILL);
+        g_hash_table_remove(m->stopping_buses, uuid);
+}
 
 static char *domain_dir(Manager *m, const char *uuid) {
         return g_build_filename(m->runtime_dir, "domain", uuid, NULL);
@@ -146,6 +204,7 @@ int domain_bus_ensure(Manager *m, const char *uuid) {
 
         if (domain_bus_pid(m, uuid) > 0)
                 return 0; /* running (maybe started by a broker before a restart): adopt it */
+        kill_stopping(m, uuid);
 
         if (g_mkdir_with_parents(domains, 0755) < 0)
                 return log_error_errno(-errno, "cannot create %s: %m", domains);
@@ -212,12 +271,37 @@ int domain_bus_stop(Manager *m, const char *uuid) {
         const char *names[] = { "bus", "bus.conf", "pid" };
 
         if (pid > 0) {
-                (void) kill(pid, SIGTERM);
-                for (int i = 0; i < 100 && kill(pid, 0) == 0; i++)
-                        g_usleep(10 * 1000);
-                if (kill(pid, 0) == 0)
-                        (void) kill(pid, SIGKILL);
-                log_info("domain %s: bus stopped", uuid);
+                StoppingBus *b = g_new0(StoppingBus, 1);
+                uint64_t now;
+                int r;
+
+                *b = (StoppingBus) { .manager = m, .uuid = g_strdup(uuid), .pidfd = -1 };
+                b->pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+                if (b->pidfd < 0) {
+                        r = -errno;
+                        if (r != -ESRCH)
+                                log_warning_errno(r, "domain %s: cannot watch bus pid %d: %m; sending SIGTERM only",
+                                                  uuid, (int) pid);
+                        if (r != -ESRCH)
+                                (void) kill(pid, SIGTERM);
+                        stopping_bus_free(b);
+                } else {
+                        kill_stopping(m, uuid);
+                        (void) pidfd_signal(b->pidfd, SIGTERM);
+                        r = sd_event_add_io(m->event, &b->exit_source, b->pidfd, EPOLLIN, on_stopped, b);
+                        if (r >= 0)
+                                r = sd_event_now(m->event, CLOCK_MONOTONIC, &now);
+                        if (r >= 0)
+                                r = sd_event_add_time(m->event, &b->kill_timer, CLOCK_MONOTONIC,
+                                                      now + STOP_TIMEOUT_MS * 1000ULL, 0, on_stop_timeout, b);
+                        if (r < 0) {
+                                log_warning_errno(r, "domain %s: cannot watch the bus stop: %m; killing it", uuid);
+                                (void) pidfd_signal(b->pidfd, SIGKILL);
+                                stopping_bus_free(b);
+                        } else {
+                                g_hash_table_replace(m->stopping_buses, b->uuid, b);
+                        }
+                }
         }
         for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
                 g_autofree char *f = g_build_filename(dir, names[i], NULL);

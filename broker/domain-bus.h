@@ -8,6 +8,7 @@
  */
 #pragma once
 
+#include <glib.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -17,8 +18,13 @@ typedef struct Manager Manager;
  * -errno with a message logged. */
 int domain_bus_ensure(Manager *m, const char *uuid);
 
-/* Stops the domain's bus and removes its directory. */
+/* Stops the domain's bus and removes its directory. Does not wait: the daemon
+ * gets SIGTERM now and SIGKILL if it still runs after STOP_TIMEOUT_MS; a
+ * domain_bus_ensure() of the same domain meanwhile kills it at once. */
 int domain_bus_stop(Manager *m, const char *uuid);
+
+/* The table of buses told to stop (Manager.stopping_buses). */
+GHashTable *domain_bus_stopping_table_new(void);
 
 /* "unix:path=RUNTIME_DIR/domain/UUID/bus"; NULL when the bus does not run. */
 char *domain_bus_address(Manager *m, const char *uuid);

@@ -99,7 +99,7 @@ static int method_get_device(sd_bus_message *msg, void *userdata, sd_bus_error *
         if (r < 0)
                 return r;
         if (mb_bdf_normalize(bdf, norm) < 0)
-                return mb_bus_error_setf(error, -EINVAL, "'%s' is not a PCI address (DDDD:BB:SS.F)", bdf);
+                return mb_bus_error_setf(error, -EINVAL, MB_QUOTE_FMT " is not a PCI address (DDDD:BB:SS.F)", MB_QUOTE(bdf));
         d = g_hash_table_lookup(m->devices, norm);
         if (!d) {
                 g_autofree char *p = g_build_filename(m->config.sysfs_root ?: "/sys", "bus/pci/devices", norm, NULL);

@@ -3,12 +3,14 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <assert.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "device-dbus.h"
+#include "domain-bus.h"
 #include "error.h"
 #include "log.h"
 #include "manager-dbus.h"
@@ -50,12 +52,18 @@ Manager *manager_free(Manager *m) {
                 }
                 g_hash_table_destroy(m->devices);
         }
+        m->changed_source = sd_event_source_disable_unref(m->changed_source);
+        if (m->changed)
+                g_ptr_array_unref(m->changed);
         m->manager_slot = sd_bus_slot_unref(m->manager_slot);
         m->device_slot = sd_bus_slot_unref(m->device_slot);
         m->enum_slot = sd_bus_slot_unref(m->enum_slot);
         m->om_slot = sd_bus_slot_unref(m->om_slot);
         m->prober = prober_free(m->prober);
         m->libvirt = libvirt_events_free(m->libvirt);
+        g_free(m->followed_uri);
+        if (m->stopping_buses)
+                g_hash_table_destroy(m->stopping_buses);
         auth_free(m->auth);
         if (m->bus)
                 sd_bus_flush_close_unref(m->bus);
@@ -73,6 +81,8 @@ static void device_free_value(gpointer p) {
         device_unref(p);
 }
 
+static int on_changes_due(sd_event_source *s, void *userdata);
+
 int manager_new(const ManagerConfig *cfg, Manager **ret) {
         g_autoptr(Manager) m = g_new0(Manager, 1);
         int r;
@@ -89,6 +99,7 @@ int manager_new(const ManagerConfig *cfg, Manager **ret) {
         };
         m->devices = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, device_free_value);
         m->policy_files = g_ptr_array_new_with_free_func(g_free);
+        m->stopping_buses = domain_bus_stopping_table_new();
 
         r = sd_event_default(&m->event);
         if (r < 0)
@@ -114,6 +125,13 @@ int manager_new(const ManagerConfig *cfg, Manager **ret) {
         r = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
         if (r < 0)
                 return log_error_errno(r, "cannot attach the bus to the event loop: %m");
+        m->changed = g_ptr_array_new_with_free_func(device_free_value);
+        /* Same priority as the bus: runs after the dispatch that queued it. */
+        r = sd_event_add_defer(m->event, &m->changed_source, on_changes_due, m);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(m->changed_source, SD_EVENT_OFF);
+        if (r < 0)
+                return log_error_errno(r, "cannot set up property announcements: %m");
         r = mb_error_register();
         if (r < 0)
                 return r;
@@ -160,20 +178,91 @@ const char *manager_worker_user(Manager *m) {
 
 /* ---- change notification ---------------------------------------------------- */
 
-void manager_device_changed(Manager *m, Device *d, const char *property, ...) {
-        const char *names[8];
+/* ---- property announcements ------------------------------------------------ */
+
+/* The Device properties that change; manager_device_changed() takes these. */
+static const char *const changing_properties[] = {
+        "State", "Owner", "PendingBytes", "IncomingOwner", "IsOpen", "Capabilities",
+        "Plugin", "PluginArg", "Rule", "Managed", "VmstateId",
+};
+_Static_assert(G_N_ELEMENTS(changing_properties) <= sizeof(((Device *) NULL)->changed_order),
+               "Device.changed_order holds every changing property");
+
+static int changed_property_bit(const char *name) {
+        for (size_t i = 0; i < G_N_ELEMENTS(changing_properties); i++)
+                if (strcmp(changing_properties[i], name) == 0)
+                        return (int) i;
+        return -1;
+}
+
+static void announce(Manager *m, Device *d) {
+        const char *names[G_N_ELEMENTS(changing_properties) + 1];
         size_t n = 0;
+        int r;
+
+        for (size_t i = 0; i < d->n_changed; i++)
+                names[n++] = changing_properties[d->changed_order[i]];
+        names[n] = NULL;
+        d->changed = 0;
+        d->n_changed = 0;
+        /* A device removed (or replaced by a new object for its BDF) meanwhile
+         * has nothing left to announce. */
+        if (n == 0 || !m->bus || !d->path || manager_find_device(m, d->bdf) != d)
+                return;
+        r = sd_bus_emit_properties_changed_strv(m->bus, d->path, DEVICE_INTERFACE, (char **) names);
+        if (r < 0)
+                log_dev_debug_errno(d->bdf, r, "cannot announce the changed properties: %m");
+}
+
+void manager_flush_changes(Manager *m) {
+        g_autoptr(GPtrArray) due = NULL;
+
+        if (!m->changed || m->changed->len == 0)
+                return;
+        due = g_steal_pointer(&m->changed);
+        m->changed = g_ptr_array_new_with_free_func(device_free_value);
+        for (guint i = 0; i < due->len; i++)
+                announce(m, g_ptr_array_index(due, i));
+}
+
+void manager_device_changing(Manager *m, Device *d, const char *property) {
+        int bit = changed_property_bit(property);
+
+        assert(bit >= 0);
+        if (d->changed & (UINT32_C(1) << bit))
+                manager_flush_changes(m);
+}
+
+static int on_changes_due(sd_event_source *s, void *userdata) {
+        manager_flush_changes(userdata);
+        return 0;
+}
+
+void manager_device_changed(Manager *m, Device *d, const char *property, ...) {
+        bool queued = d->changed != 0;
         va_list ap;
+        int r;
 
         if (!m->bus || !d->path || !manager_find_device(m, d->bdf))
                 return;
-        names[n++] = property;
         va_start(ap, property);
-        for (const char *p = va_arg(ap, const char *); p && n < G_N_ELEMENTS(names) - 1; p = va_arg(ap, const char *))
-                names[n++] = p;
+        for (const char *p = property; p; p = va_arg(ap, const char *)) {
+                int bit = changed_property_bit(p);
+                assert(bit >= 0);
+                if (d->changed & (UINT32_C(1) << bit))
+                        continue;
+                d->changed |= UINT32_C(1) << bit;
+                d->changed_order[d->n_changed++] = (uint8_t) bit;
+        }
         va_end(ap);
-        names[n] = NULL;
-        (void) sd_bus_emit_properties_changed_strv(m->bus, d->path, DEVICE_INTERFACE, (char **) names);
+        if (queued)
+                return;
+        g_ptr_array_add(m->changed, device_ref(d));
+        r = sd_event_source_set_enabled(m->changed_source, SD_EVENT_ONESHOT);
+        if (r < 0) { /* announce now rather than never */
+                log_dev_debug_errno(d->bdf, r, "cannot defer the announcement: %m");
+                manager_flush_changes(m);
+        }
 }
 
 void manager_device_persist(Manager *m, Device *d) {
@@ -203,11 +292,15 @@ bool manager_follows_libvirt(Manager *m) {
         return libvirt_events_connected(m->libvirt);
 }
 
-void manager_follow_libvirt(Manager *m) {
-        const char *uri = m->config.libvirt_uri ?: m->policy->settings.libvirt_uri;
+static const char *libvirt_uri(Manager *m) {
+        return m->config.libvirt_uri ?: m->policy->settings.libvirt_uri ?: "";
+}
 
+void manager_follow_libvirt(Manager *m) {
         m->libvirt = libvirt_events_free(m->libvirt);
-        m->libvirt = libvirt_events_new(m, uri);
+        g_free(m->followed_uri);
+        m->followed_uri = g_strdup(libvirt_uri(m));
+        m->libvirt = libvirt_events_new(m, m->followed_uri);
 }
 
 Device *manager_find_device(Manager *m, const char *bdf) {
@@ -455,6 +548,11 @@ int manager_load_policy(Manager *m, sd_bus_error *error) {
         m->runtime_dir = g_strdup(m->config.runtime_dir ?: m->policy->settings.runtime_dir);
         (void) auth_configure(m->auth, m->policy->settings.admin_group, m->policy->settings.vmm_user, true);
         (void) sd_bus_emit_properties_changed(m->bus, MANAGER_PATH, MANAGER_INTERFACE, "PolicyFiles", NULL);
+        /* A reload that changes settings.libvirt-uri follows the new one. */
+        if (m->followed_uri && strcmp(m->followed_uri, libvirt_uri(m)) != 0) {
+                log_info("settings.libvirt-uri changed from '%s' to '%s'", m->followed_uri, libvirt_uri(m));
+                manager_follow_libvirt(m);
+        }
 
         r = apply_policy(m, m->policy, false, error);
         if (r < 0)

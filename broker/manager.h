@@ -40,6 +40,10 @@ struct Manager {
         LibvirtEvents *libvirt;   /* domain lifecycle events, when connected */
         char *runtime_dir;        /* effective */
         bool shutting_down;
+        GHashTable *stopping_buses;   /* uuid -> StoppingBus (domain-bus.c): told to stop, not yet gone */
+        char *followed_uri;           /* libvirt URI followed ("" none); NULL before the first */
+        GPtrArray *changed;           /* Device* (a reference each) with announcements due */
+        sd_event_source *changed_source; /* defer: announces them after the current dispatch */
         sd_bus_slot *manager_slot, *device_slot, *enum_slot, *om_slot;
 };
 
@@ -59,8 +63,15 @@ uint64_t manager_op_timeout_usec(Manager *m);
 const char *manager_worker_path(Manager *m);
 const char *manager_worker_user(Manager *m);
 
-/* Called by devices when something D-Bus shows changed. */
+/* Called by devices when something D-Bus shows changed. The properties are
+ * announced in one PropertiesChanged per device once the current event has
+ * been handled, i.e. after the reply of the call that changed them. */
 void manager_device_changed(Manager *m, Device *d, const char *property, ...) G_GNUC_NULL_TERMINATED;
+/* Before a property changes again: announces its queued earlier value, so
+ * that no value of State or Owner goes unannounced. */
+void manager_device_changing(Manager *m, Device *d, const char *property);
+/* Announces now what manager_device_changed() queued. */
+void manager_flush_changes(Manager *m);
 /* Whether any device is claimed by owner. */
 bool manager_domain_has_devices(Manager *m, const char *owner);
 /* Whether libvirt's lifecycle events tell us when a domain resumes. */

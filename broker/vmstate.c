@@ -158,7 +158,7 @@ static void on_stop_copy(DeviceOp *op, int r, const sd_bus_error *e, void *userd
         v->data = g_byte_array_new();
         r = sd_event_add_io(d->manager->event, &v->io, p[0], EPOLLIN, on_save_readable, v);
         if (r >= 0)
-                r = device_save_to(d, p[1], MB_STREAM_FORMAT_FRAMED, 0, on_saved, v, &err);
+                r = device_save_to(d, p[1], MB_STREAM_FORMAT_FRAMED, 0, true, on_saved, v, &err);
         (void) close(p[1]); /* the worker has its copy */
         if (r < 0)
                 reply_error(v, r, &err);

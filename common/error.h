@@ -11,9 +11,18 @@
 #include <stdarg.h>
 #include <systemd/sd-bus.h>
 
+#include <string.h>
+
 #include "macro.h"
 
 #define MB_ERROR_PREFIX "org.migbroker1.Error."
+
+/* Messages that quote a caller's argument quote at most MB_QUOTE_MAX bytes of
+ * it, so that what the message says about it survives the message's own
+ * bound (1 KiB): printf("unknown state " MB_QUOTE_FMT " (...)", MB_QUOTE(s)). */
+#define MB_QUOTE_MAX 64
+#define MB_QUOTE_FMT "'%.64s%s'"
+#define MB_QUOTE(s) (s), (strlen(s) > MB_QUOTE_MAX ? "..." : "")
 
 /* The errno each named error travels as inside migbroker. */
 #define MB_ENOSUCHDEVICE        ENODEV

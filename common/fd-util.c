@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -52,6 +53,16 @@ static int wait_ready(int fd, short events, const MbFdWaitPolicy *p) {
         }
 }
 
+/* After a failed I/O call (errno set): 0 to try again (interrupted, or fd
+ * became ready for events), else the negative errno or the wait's error. */
+static int retry_after(int fd, short events, const MbFdWaitPolicy *p) {
+        if (errno == EINTR)
+                return 0;
+        if (errno == EAGAIN)
+                return wait_ready(fd, events, p);
+        return -errno;
+}
+
 int mb_fd_writev_all(int fd, struct iovec *iov, int iovcnt, const MbFdWaitPolicy *p) {
         while (iovcnt > 0) {
                 ssize_t n;
@@ -63,15 +74,10 @@ int mb_fd_writev_all(int fd, struct iovec *iov, int iovcnt, const MbFdWaitPolicy
                 }
                 n = writev(fd, iov, MB_MIN(iovcnt, IOV_MAX));
                 if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        if (errno == EAGAIN) {
-                                int r = wait_ready(fd, POLLOUT, p);
-                                if (r < 0)
-                                        return r;
-                                continue;
-                        }
-                        return -errno;
+                        int r = retry_after(fd, POLLOUT, p);
+                        if (r < 0)
+                                return r;
+                        continue;
                 }
                 if (n == 0)
                         return -EIO;
@@ -89,6 +95,27 @@ int mb_fd_writev_all(int fd, struct iovec *iov, int iovcnt, const MbFdWaitPolicy
         return 0;
 }
 
+int mb_fd_vmsplice_all(int fd, const void *buf, size_t len, const MbFdWaitPolicy *p) {
+        const uint8_t *b = buf;
+
+        while (len > 0) {
+                struct iovec iov = { (void *) b, len };
+                ssize_t n = vmsplice(fd, &iov, 1, SPLICE_F_NONBLOCK);
+
+                if (n < 0) {
+                        int r = retry_after(fd, POLLOUT, p);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                if (n == 0)
+                        return -EIO;
+                b += n;
+                len -= (size_t) n;
+        }
+        return 0;
+}
+
 int mb_fd_write_all(int fd, const void *buf, size_t len, const MbFdWaitPolicy *p) {
         struct iovec iov = { .iov_base = (void *) buf, .iov_len = len };
         return mb_fd_writev_all(fd, &iov, 1, p);
@@ -97,17 +124,13 @@ int mb_fd_write_all(int fd, const void *buf, size_t len, const MbFdWaitPolicy *p
 ssize_t mb_fd_read_some(int fd, void *buf, size_t len, const MbFdWaitPolicy *p) {
         for (;;) {
                 ssize_t n = read(fd, buf, len);
+                int r;
+
                 if (n >= 0)
                         return n;
-                if (errno == EINTR)
-                        continue;
-                if (errno == EAGAIN) {
-                        int r = wait_ready(fd, POLLIN, p);
-                        if (r < 0)
-                                return r;
-                        continue;
-                }
-                return -errno;
+                r = retry_after(fd, POLLIN, p);
+                if (r < 0)
+                        return r;
         }
 }
 
@@ -191,6 +214,9 @@ int mb_fd_check_stream(int fd, bool for_writing) {
         fl = fcntl(fd, F_GETFL);
         if (fl < 0)
                 return -errno;
+        /* O_PATH shows O_RDONLY, but neither reads nor writes. */
+        if (fl & O_PATH)
+                return -EBADF;
         if (for_writing && (fl & O_ACCMODE) == O_RDONLY)
                 return -EBADF;
         if (!for_writing && (fl & O_ACCMODE) == O_WRONLY)

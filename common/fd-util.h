@@ -26,6 +26,10 @@ typedef struct MbFdWaitPolicy {
  * went away, -ETIMEDOUT on a stall, -ENOSPC on a full disk). */
 int mb_fd_writev_all(int fd, struct iovec *iov, int iovcnt, const MbFdWaitPolicy *p);
 int mb_fd_write_all(int fd, const void *buf, size_t len, const MbFdWaitPolicy *p);
+/* Maps buf's pages into the pipe fd (vmsplice, non-blocking, waiting as
+ * above). The pipe holds references to buf, not copies: buf must not change
+ * until the reader has consumed those bytes. */
+int mb_fd_vmsplice_all(int fd, const void *buf, size_t len, const MbFdWaitPolicy *p);
 
 /* Reads up to len bytes, at least 1 unless at EOF. >0 bytes, 0 at EOF, -errno. */
 ssize_t mb_fd_read_some(int fd, void *buf, size_t len, const MbFdWaitPolicy *p);

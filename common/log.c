@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <strings.h>
 #include <sys/stat.h>
 #include <systemd/sd-journal.h>
@@ -61,7 +62,11 @@ static int stderr_is_journal(void) {
                 return 0;
         if (fstat(STDERR_FILENO, &st) < 0)
                 return 0;
-        return (unsigned long long) st.st_dev == dev && (unsigned long long) st.st_ino == ino;
+        if ((unsigned long long) st.st_dev != dev || (unsigned long long) st.st_ino != ino)
+                return 0;
+        /* sd_journal_send() drops messages silently when the socket does
+         * not exist (or this process may not write to it): stderr then. */
+        return access("/run/systemd/journal/socket", W_OK) == 0;
 }
 
 int mb_log_fullv(int level, int err, const char *bdf, const char *fmt, va_list ap) {
@@ -79,14 +84,20 @@ int mb_log_fullv(int level, int err, const char *bdf, const char *fmt, va_list a
                 log_to_journal = stderr_is_journal();
 
         if (log_to_journal) {
+                int r;
+
                 if (bdf)
-                        (void) sd_journal_send("MESSAGE=%s: %s", bdf, msg, "PRIORITY=%i", level,
-                                               "MIGBROKER_BDF=%s", bdf, "SYSLOG_IDENTIFIER=%s", log_ident,
-                                               NULL);
+                        r = sd_journal_send("MESSAGE=%s: %s", bdf, msg, "PRIORITY=%i", level, "MIGBROKER_BDF=%s", bdf,
+                                            "SYSLOG_IDENTIFIER=%s", log_ident, NULL);
                 else
-                        (void) sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%i", level,
-                                               "SYSLOG_IDENTIFIER=%s", log_ident, NULL);
-        } else {
+                        r = sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%i", level, "SYSLOG_IDENTIFIER=%s",
+                                            log_ident, NULL);
+                if (r >= 0)
+                        goto out;
+                /* The journal's socket is out of reach (a sandbox): stderr
+                 * still reaches the journal, without the fields. */
+        }
+        {
                 const char *lvl = level <= LOG_ERR ? "error: " : level == LOG_WARNING ? "warning: " : "";
                 if (bdf)
                         fprintf(stderr, "%s[%d]: %s%s: %s\n", log_ident, (int) getpid(), lvl, bdf, msg);

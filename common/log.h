@@ -46,3 +46,4 @@ int mb_log_fullv(int level, int err, const char *bdf, const char *fmt, va_list a
 #define log_dev_error_errno(bdf, e, ...)    mb_log_full(LOG_ERR, (e), (bdf), __VA_ARGS__)
 #define log_dev_warning_errno(bdf, e, ...)  mb_log_full(LOG_WARNING, (e), (bdf), __VA_ARGS__)
 #define log_dev_debug_errno(bdf, e, ...)    mb_log_full(LOG_DEBUG, (e), (bdf), __VA_ARGS__)
+#define log_dev_debug_errno(bdf, e, ...)    mb_log_full(LOG_DEBUG, (e), (bdf), __VA_ARGS__)

@@ -103,13 +103,7 @@ static bool broker_missing(const sd_bus_error *e) {
                      sd_bus_error_has_name(e, SD_BUS_ERROR_NAME_HAS_NO_OWNER));
 }
 
-int ctl_fail(const CtlOptions *o, const char *what, int r, const sd_bus_error *error) {
-        const char *name = error_short(r, error);
-        const char *msg = error && error->message ? error->message : strerror(r < 0 ? -r : r);
-        char hint[160] = "";
-
-        if (broker_missing(error))
-                snprintf(hint, sizeof(hint), " (is migbrokerd running%s%s?)", o->bus ? " on " : "", o->bus ?: "");
+static int report(const CtlOptions *o, const char *what, const char *name, const char *msg, const char *hint) {
         if (o->json) {
                 g_autoptr(JsonBuilder) b = json_builder_new();
                 g_autoptr(JsonNode) n = NULL;
@@ -128,6 +122,26 @@ int ctl_fail(const CtlOptions *o, const char *what, int r, const sd_bus_error *e
                 fprintf(stderr, "migbrokerctl: %s: %s: %s%s\n", what, name, msg, hint);
         }
         return CTL_EXIT_FAILED;
+}
+
+int ctl_fail(const CtlOptions *o, const char *what, int r, const sd_bus_error *error) {
+        const char *name = error_short(r, error);
+        const char *msg = error && error->message ? error->message : strerror(r < 0 ? -r : r);
+        char hint[160] = "";
+
+        if (broker_missing(error))
+                snprintf(hint, sizeof(hint), " (is migbrokerd running%s%s?)", o->bus ? " on " : "", o->bus ?: "");
+        return report(o, what, name, msg, hint);
+}
+
+int ctl_fail_named(const CtlOptions *o, const char *what, const char *name, const char *fmt, ...) {
+        g_autofree char *msg = NULL;
+        va_list ap;
+
+        va_start(ap, fmt);
+        msg = g_strdup_vprintf(fmt, ap);
+        va_end(ap);
+        return report(o, what, name, msg, "");
 }
 
 int ctl_usage(const char *verb, const char *fmt, ...) {

@@ -53,6 +53,10 @@ int ctl_device_path(sd_bus *bus, const CtlOptions *o, const char *bdf, char **re
 /* Reports a failure of what (e.g. "claim 0000:3b:00.1") and returns CTL_EXIT_FAILED.
  * error may be NULL (then r's text is used). */
 int ctl_fail(const CtlOptions *o, const char *what, int r, const sd_bus_error *error);
+/* The same for a failure that is not a D-Bus error: name is the stable short
+ * name ("NoSuchDomain"), the message is formatted. */
+int ctl_fail_named(const CtlOptions *o, const char *what, const char *name, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
 /* A usage error: message on stderr, returns CTL_EXIT_USAGE. */
 int ctl_usage(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

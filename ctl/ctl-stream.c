@@ -27,6 +27,7 @@
 #define CONVERGED_BYTES (1u << 20)
 
 typedef struct Transfer {
+        bool zero_copy;     /* SaveTo option zero-copy */
         sd_event *event;
         sd_bus *bus;
         const CtlOptions *o;
@@ -147,6 +148,11 @@ static int stream_call(Transfer *t, const char *member, int fd, const char *form
                 if (r < 0)
                         return r;
         }
+        if (t->zero_copy) {
+                r = sd_bus_message_append(m, "{sv}", "zero-copy", "b", 1);
+                if (r < 0)
+                        return r;
+        }
         r = sd_bus_message_close_container(m);
         if (r < 0)
                 return r;
@@ -246,11 +252,22 @@ static void summary_json(const char *verb, const char *bdf, uint64_t bytes, doub
 
 /* ---- save --------------------------------------------------------------- */
 
+/* save -o FILE writes FILE.partial-XXXXXX beside FILE and renames it over
+ * FILE once the stream is complete: a failed save leaves no partial stream
+ * and FILE as it was. */
+static void partial_unlinkp(char **path) {
+        if (*path) {
+                (void) unlink(*path);
+                g_free(*path);
+        }
+}
+
 int ctl_save_main(int argc, char *argv[]) {
-        enum { ARG_FORMAT = 1, ARG_ROUNDS, ARG_NO_PRECOPY, ARG_MAX_BYTES, ARG_NO_PROGRESS };
+        enum { ARG_FORMAT = 1, ARG_ROUNDS, ARG_NO_PRECOPY, ARG_MAX_BYTES, ARG_NO_PROGRESS, ARG_ZERO_COPY };
         static const struct option options[] = {
                 CTL_COMMON_OPTIONS,
                 { "output", required_argument, NULL, 'o' },
+                { "zero-copy", no_argument, NULL, ARG_ZERO_COPY },
                 { "format", required_argument, NULL, ARG_FORMAT },
                 { "precopy-rounds", required_argument, NULL, ARG_ROUNDS },
                 { "no-precopy", no_argument, NULL, ARG_NO_PRECOPY },
@@ -262,7 +279,9 @@ int ctl_save_main(int argc, char *argv[]) {
         _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
         _cleanup_free_ char *path = NULL, *state = NULL;
         _cleanup_close_ int out = -1;
+        _cleanup_(partial_unlinkp) char *partial = NULL;
         g_autofree char *what = NULL;
+        struct stat st;
         const char *output = NULL, *format = "framed";
         unsigned max_rounds = DEFAULT_ROUNDS, rounds = 0;
         bool no_progress = false, precopy;
@@ -288,6 +307,7 @@ int ctl_save_main(int argc, char *argv[]) {
                                 return ctl_usage("save", "--max-bytes needs a positive number, not '%s'", optarg);
                         break;
                 case ARG_NO_PROGRESS: no_progress = true; break;
+                case ARG_ZERO_COPY: t.zero_copy = true; break;
                 case CTL_ARG_HELP:
                         printf("Usage: migbrokerctl save BDF -o FILE|- [OPTIONS]\n\n"
                                "Save an open device's migration state: pre-copy rounds while it runs (when the\n"
@@ -298,6 +318,9 @@ int ctl_save_main(int argc, char *argv[]) {
                                "                          less than 1 MiB is pending)\n"
                                "  --no-precopy            go straight to stop-copy\n"
                                "  --max-bytes N           cap on the bytes of one call (raw format: one round)\n"
+                               "  --zero-copy             with -o - into a pipe: the worker maps its buffers into\n"
+                               "                          the pipe (vmsplice) instead of copying; whoever reads the\n"
+                               "                          pipe must read() it, not splice() it onward\n"
                                "  --no-progress           no progress bar even on a terminal\n" CTL_COMMON_HELP,
                                DEFAULT_ROUNDS);
                         return CTL_EXIT_OK;
@@ -322,8 +345,14 @@ int ctl_save_main(int argc, char *argv[]) {
                 if (isatty(STDOUT_FILENO))
                         return ctl_usage("save", "refusing to write a binary stream to a terminal; use -o FILE or a pipe");
                 out = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+        } else if (stat(output, &st) == 0 && !S_ISREG(st.st_mode)) {
+                /* A device, FIFO or socket is written in place, never replaced. */
+                out = open(output, O_WRONLY | O_CLOEXEC);
         } else {
-                out = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+                partial = g_strdup_printf("%s.partial-XXXXXX", output);
+                out = g_mkstemp_full(partial, O_WRONLY | O_CLOEXEC, 0600);
+                if (out < 0)
+                        g_clear_pointer(&partial, g_free); /* nothing to remove */
         }
         if (out < 0)
                 return ctl_fail(&o, what, -errno, NULL);
@@ -346,7 +375,6 @@ int ctl_save_main(int argc, char *argv[]) {
         t.saving = true;
         t.user_fd = out;
         {
-                struct stat st;
                 if (fstat(out, &st) == 0 && S_ISREG(st.st_mode))
                         t.base = (uint64_t) st.st_size;
         }
@@ -414,6 +442,13 @@ int ctl_save_main(int argc, char *argv[]) {
                 stopcopy_bytes = t.expect - before;
         }
         t_end = now_s();
+        if (partial) {
+                if (rename(partial, output) < 0) {
+                        r = -errno;
+                        goto fail;
+                }
+                g_clear_pointer(&partial, g_free);
+        }
         if (t.progress) {
                 draw(&t, true);
                 fputc('\n', stderr);

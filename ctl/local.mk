@@ -14,8 +14,10 @@ ctl_migbrokerctl_SOURCES = \
 	ctl/plugin-abi.c ctl/plugin-abi.h \
 	ctl/v1-moves.c ctl/v1-moves.h \
 	ctl/op-timing.c ctl/op-timing.h \
-	ctl/stream-payload.c ctl/stream-payload.h
-ctl_migbrokerctl_CPPFLAGS = $(MBPOLICY_CPPFLAGS) -I$(top_srcdir)/ctl -I$(top_srcdir)/worker
-ctl_migbrokerctl_CFLAGS = $(MBPOLICY_CFLAGS) $(JSON_CFLAGS)
-ctl_migbrokerctl_LDADD = $(MBPOLICY_LIBS) worker/libmbworkerclient.la common/libmbcore.la $(SYSTEMD_LIBS) \
-	$(JSON_LIBS)
+	ctl/stream-payload.c ctl/stream-payload.h \
+	ctl/ctl-domain.c ctl/ctl-domain.h \
+	ctl/domain-edit.c ctl/domain-edit.h
+ctl_migbrokerctl_CPPFLAGS = $(MBPOLICY_CPPFLAGS) -I$(top_srcdir)/ctl -I$(top_srcdir)/worker -I$(top_srcdir)/hooks
+ctl_migbrokerctl_CFLAGS = $(MBPOLICY_CFLAGS) $(JSON_CFLAGS) $(XML_CFLAGS) $(LIBVIRT_CFLAGS)
+ctl_migbrokerctl_LDADD = $(MBPOLICY_LIBS) worker/libmbworkerclient.la $(DOMAINXML_LIBS) $(SYSTEMD_LIBS) \
+	$(JSON_LIBS) $(LIBVIRT_LIBS)

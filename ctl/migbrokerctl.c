@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ctl-device.h"
+#include "ctl-domain.h"
 #include "ctl-monitor.h"
 #include "ctl-plugin-check.h"
 #include "ctl-policy.h"
@@ -38,6 +39,7 @@ static const Verb verbs[] = {
         { "monitor", ctl_monitor_main, "print device changes as they happen" },
         { "policy", ctl_policy_main, "check, explain or reload the device policy" },
         { "plugin", ctl_plugin_main, "check a migration plugin's conformance (in a worker; no broker needed)" },
+        { "domain", ctl_domain_main, "set up a libvirt domain for migbroker (metadata, dbus-vmstate), or show it" },
 };
 
 static void help(FILE *f) {

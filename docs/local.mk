@@ -7,7 +7,9 @@ dist_doc_DATA += \
 	docs/admin-guide.md \
 	docs/dbus-api.md \
 	docs/env.md \
-	docs/plugin-guide.md
+	docs/performance.md \
+	docs/plugin-guide.md \
+	docs/reliability.md
 
 # Manual pages.
 dist_man_MANS += \

@@ -242,21 +242,30 @@ static int parse_devices(Parse *p, const xmlNode *devices, char **ret_error) {
         return 0;
 }
 
+bool hook_vmstate_id_valid(const char *id) {
+        size_t len = strlen(id);
+
+        if (len == 0 || len > HOOK_VMSTATE_ID_MAX)
+                return false;
+        for (const char *s = id; *s; s++)
+                /* QEMU's id-list is comma-separated; keep to visible ASCII */
+                if (*s == ',' || (unsigned char) *s <= ' ' || (unsigned char) *s >= 0x7f)
+                        return false;
+        return true;
+}
+
 static int check_vmstate_id(const xmlNode *n, const char *id, char **ret_error) {
         size_t len = strlen(id);
 
+        if (hook_vmstate_id_valid(id))
+                return 0;
         if (len == 0)
                 return fail(ret_error, -EINVAL, "line %d: vmstate-id is empty", line_of(n));
         if (len > HOOK_VMSTATE_ID_MAX)
                 return fail(ret_error, -EINVAL, "line %d: vmstate-id is longer than %d characters", line_of(n),
                             HOOK_VMSTATE_ID_MAX);
-        for (const char *s = id; *s; s++)
-                /* QEMU's id-list is comma-separated; keep to visible ASCII */
-                if (*s == ',' || (unsigned char) *s <= ' ' || (unsigned char) *s >= 0x7f)
-                        return fail(ret_error, -EINVAL,
-                                    "line %d: vmstate-id '%s' may only hold visible ASCII characters other than ','",
-                                    line_of(n), id);
-        return 0;
+        return fail(ret_error, -EINVAL,
+                    "line %d: vmstate-id '%s' may only hold visible ASCII characters other than ','", line_of(n), id);
 }
 
 static int parse_metadata_device(Parse *p, const xmlNode *n, char **ret_error) {
@@ -429,8 +438,7 @@ static int merge(Parse *p, HookDomain *d, char **ret_error) {
         return 0;
 }
 
-/* 8-4-4-4-12 hex digits, as libvirt writes it. */
-static bool uuid_valid(const char *s) {
+bool hook_uuid_valid(const char *s) {
         static const int dash[] = { 8, 13, 18, 23 };
         size_t i, k = 0;
 
@@ -477,17 +485,11 @@ static char *xml_error_text(const FirstError *first, const xmlError *last) {
         return g_strdup("malformed domain XML: unknown libxml2 error");
 }
 
-int hook_domain_parse(const char *buf, size_t len, HookDomain **ret, char **ret_error) {
+int hook_domain_read(const char *buf, size_t len, xmlDocPtr *ret, char **ret_error) {
         _cleanup_(xmlFreeParserCtxtp) xmlParserCtxtPtr ctxt = NULL;
         _cleanup_(xmlFreeDocp) xmlDocPtr doc = NULL;
-        g_autoptr(HookDomain) d = NULL;
-        g_autoptr(GPtrArray) hostdevs = g_ptr_array_new_with_free_func((GDestroyNotify) device_free);
-        g_autoptr(GPtrArray) entries = g_ptr_array_new_with_free_func((GDestroyNotify) entry_free);
-        g_autofree char *uuid = NULL;
         FirstError first_error = {};
         const xmlNode *root;
-        Parse p;
-        int r;
 
         g_assert(ret);
         g_assert(ret_error);
@@ -518,6 +520,29 @@ int hook_domain_parse(const char *buf, size_t len, HookDomain **ret, char **ret_
                 return fail(ret_error, -EBADMSG, "line %d: the root element is <%s>, not <domain>",
                             root ? line_of(root) : 1, root ? (const char *) root->name : "");
 
+        *ret = g_steal_pointer(&doc);
+        return 0;
+}
+
+int hook_domain_parse(const char *buf, size_t len, HookDomain **ret, char **ret_error) {
+        _cleanup_(xmlFreeDocp) xmlDocPtr doc = NULL;
+        g_autoptr(HookDomain) d = NULL;
+        g_autoptr(GPtrArray) hostdevs = g_ptr_array_new_with_free_func((GDestroyNotify) device_free);
+        g_autoptr(GPtrArray) entries = g_ptr_array_new_with_free_func((GDestroyNotify) entry_free);
+        g_autofree char *uuid = NULL;
+        const xmlNode *root;
+        Parse p;
+        int r;
+
+        g_assert(ret);
+        g_assert(ret_error);
+        *ret_error = NULL;
+
+        r = hook_domain_read(buf, len, &doc, ret_error);
+        if (r < 0)
+                return r;
+        root = xmlDocGetRootElement(doc);
+
         d = g_new0(HookDomain, 1);
         d->devices = g_ptr_array_new_with_free_func((GDestroyNotify) device_free);
         d->notes = g_ptr_array_new_with_free_func(g_free);
@@ -529,7 +554,7 @@ int hook_domain_parse(const char *buf, size_t len, HookDomain **ret, char **ret_
                 else if (is_element(c, "uuid") && !uuid) {
                         uuid = text_of(c);
                         r = line_of(c);
-                        if (!uuid_valid(uuid))
+                        if (!hook_uuid_valid(uuid))
                                 /* only an error if there are devices: checked below */
                                 g_ptr_array_add(d->notes, g_strdup_printf("line %d: <uuid> '%s' is not a UUID", r,
                                                                           uuid));
@@ -555,10 +580,10 @@ int hook_domain_parse(const char *buf, size_t len, HookDomain **ret, char **ret_
                         return fail(ret_error, -EINVAL,
                                     "the domain has no <uuid>, which migbroker needs as the owner of %s (line %d)",
                                     first->bdf, first->line);
-                if (!uuid_valid(uuid))
+                if (!hook_uuid_valid(uuid))
                         return fail(ret_error, -EINVAL, "the domain's <uuid> '%s' is not a UUID", uuid);
         }
-        if (uuid && uuid_valid(uuid))
+        if (uuid && hook_uuid_valid(uuid))
                 d->uuid = g_ascii_strdown(uuid, -1);
 
         *ret = g_steal_pointer(&d);

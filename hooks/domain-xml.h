@@ -4,6 +4,7 @@
  * the candidate devices (PCI hostdevs by host address, and <mb:devices>
  * metadata entries), merged and checked. It does not talk to the broker
  * (which candidates are managed is the broker's answer) and never logs.
+ * migbrokerctl's domain commands read the XML through it too.
  */
 #pragma once
 
@@ -55,6 +56,22 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(HookDomain, hook_domain_free)
  * are not host PCI devices: ignored with a note. manage="no" removes a BDF.
  */
 int hook_domain_parse(const char *buf, size_t len, HookDomain **ret, char **ret_error);
+
+/*
+ * Reads a domain XML document as hook_domain_parse does (no network, no DTD,
+ * no DOCTYPE, the root must be <domain>): 0 and the document (free it with
+ * xmlFreeDoc), or -EINVAL/-EFBIG/-EBADMSG/-ENOMEM with *ret_error set to one
+ * line ("malformed domain XML: line 3: ..."). Nothing else is checked.
+ */
+struct _xmlDoc;
+int hook_domain_read(const char *buf, size_t len, struct _xmlDoc **ret, char **ret_error);
+
+/* 1 to HOOK_VMSTATE_ID_MAX visible ASCII characters, no ',' (QEMU's id-list
+ * separator): what a metadata vmstate-id may be. */
+bool hook_vmstate_id_valid(const char *id);
+
+/* 8-4-4-4-12 hex digits, as libvirt writes a UUID. */
+bool hook_uuid_valid(const char *s);
 
 /* The device of that BDF, or NULL. */
 const HookDevice *hook_domain_find(const HookDomain *d, const char *bdf);

@@ -101,6 +101,23 @@ check "6f1c9a52-1d1e-4c5b-9b0e-3f6a2d7c8e41" migbrokerctl release 0000 : 3b : 00
 check "0000:3b:00.1 0000:3b:00.2"     migbrokerctl --bus unix : path = /run/x show ""
 grep -q -- '--bus unix:path=/run/x --timeout 2 list --json' "$MB_COMPLETION_ARGS" ||
         { echo "FAIL: the lookup did not get --bus: $(cat "$MB_COMPLETION_ARGS")"; failures=$((failures + 1)); }
+# domain: its commands, libvirt's domains (from virsh), the devices for --device
+cat >"$TMP/bin/virsh" <<'EOS'
+#!/bin/sh
+echo "virsh $*" >>"$MB_COMPLETION_ARGS"
+printf 'vm1\nvm2\nweb\n'
+EOS
+chmod +x "$TMP/bin/virsh"
+check "disable enable show"           migbrokerctl domain ""
+check "vm1 vm2"                       migbrokerctl domain show vm
+check ""                              migbrokerctl domain show vm1 ""
+check "--device --dry-run"            migbrokerctl domain disable vm1 --d
+check "--no-vmstate"                  migbrokerctl domain enable vm1 --n
+check "0000:3b:00.1 0000:3b:00.2"     migbrokerctl domain enable vm1 --device ""
+: >"$MB_COMPLETION_ARGS"
+check "web"                           migbrokerctl domain enable --connect qemu : ///system w
+grep -q -- '^virsh -q -r -c qemu:///system list --all --name$' "$MB_COMPLETION_ARGS" ||
+        { echo "FAIL: virsh did not get the URI: $(cat "$MB_COMPLETION_ARGS")"; failures=$((failures + 1)); }
 # files for -o and -i
 : >"$TMP/states/dev.mig"
 : >"$TMP/states/dev.raw"

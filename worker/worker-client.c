@@ -23,7 +23,6 @@ typedef struct WorkerCall {
         bool active;
         bool awaiting_death;       /* the connection dropped; waiting for SIGCHLD */
         sd_bus_slot *slot;
-        sd_event_source *timer;
         uint64_t timeout_usec;
         bool stall;
         MbWorkerReplyFn cb;
@@ -41,6 +40,11 @@ struct MbWorker {
         bool released;             /* the owner let go; only reaping is left */
         bool killed;               /* SIGKILL sent */
         sd_event_source *child_source;
+        /* The call's timer, kept between calls: a call moves its time instead
+         * of creating a source and disabling it again (two timerfd_settime
+         * and an allocation less per call); once nothing is in flight its
+         * expiry is ignored. */
+        sd_event_source *timer;
         sd_bus_slot *progress_slot;
         char *bdf;
         char death[128];
@@ -69,7 +73,6 @@ static void worker_reap_sync(MbWorker *w) {
 
 static void call_clear(WorkerCall *c) {
         c->slot = sd_bus_slot_unref(c->slot);
-        c->timer = sd_event_source_disable_unref(c->timer);
         *c = (WorkerCall) {};
 }
 
@@ -82,6 +85,7 @@ static void drop_bus(MbWorker *w) {
 
 static void worker_free(MbWorker *w) {
         call_clear(&w->call);
+        w->timer = sd_event_source_disable_unref(w->timer);
         w->progress_slot = sd_bus_slot_unref(w->progress_slot);
         if (w->bus)
                 w->bus = sd_bus_close_unref(w->bus);
@@ -183,8 +187,12 @@ static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata) {
 }
 
 static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
-        MbWorker *w = worker_ref(userdata);
+        MbWorker *w = userdata;
         char reason[256];
+
+        if (!w->call.active)
+                return 0; /* the time of a call that has completed */
+        w = worker_ref(w);
 
         if (w->call.awaiting_death) {
                 snprintf(reason, sizeof(reason), "the worker for %s closed its connection during %s but did not exit",
@@ -213,10 +221,13 @@ static int arm_timer(MbWorker *w, uint64_t usec) {
         r = sd_event_now(w->event, CLOCK_MONOTONIC, &now);
         if (r < 0)
                 return r;
-        if (w->call.timer)
-                return sd_event_source_set_time(w->call.timer, now + usec) < 0 ? -EIO :
-                       sd_event_source_set_enabled(w->call.timer, SD_EVENT_ONESHOT);
-        return sd_event_add_time(w->event, &w->call.timer, CLOCK_MONOTONIC, now + usec, 1000, on_timer, w);
+        if (w->timer) {
+                r = sd_event_source_set_time(w->timer, now + usec);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(w->timer, SD_EVENT_ONESHOT);
+                return r < 0 ? -EIO : 0;
+        }
+        return sd_event_add_time(w->event, &w->timer, CLOCK_MONOTONIC, now + usec, 1000, on_timer, w);
 }
 
 static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
@@ -297,8 +308,11 @@ _noreturn_ static void child_exec(int sock, int plugin_fd, char **argv, char **e
         _exit(127);
 }
 
-static void free_env_extra(char *(*l)[3]) {
-        for (size_t i = 0; i < 3; i++)
+/* What the worker's environment takes from the broker's (see mb_worker_spawn). */
+static const char *const env_pass[] = { "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "JOURNAL_STREAM" };
+
+static void free_env_extra(char *(*l)[ELEMENTSOF(env_pass)]) {
+        for (size_t i = 0; i < ELEMENTSOF(env_pass); i++)
                 free((*l)[i]);
 }
 
@@ -307,7 +321,7 @@ int mb_worker_spawn(sd_event *event, const MbWorkerConfig *cfg, MbWorker **ret) 
         _cleanup_close_ int s0 = -1, s1 = -1;
         char parent[32], level[16], plugin_fd_str[16];
         char *argv[16], *envp[8];
-        _cleanup_(free_env_extra) char *env_extra[3] = {};
+        _cleanup_(free_env_extra) char *env_extra[ELEMENTSOF(env_pass)] = {};
         int sv[2], n = 0, r;
         pid_t pid;
 
@@ -357,16 +371,18 @@ int mb_worker_spawn(sd_event *event, const MbWorkerConfig *cfg, MbWorker **ret) 
         argv[n] = NULL;
 
         /* Plugin code is not trusted with the broker's environment: a fixed PATH
-         * and locale, plus the sanitizers' options of test builds. */
+         * and locale, the sanitizers' options of test builds, and
+         * JOURNAL_STREAM: stderr is inherited, and when it is the journal the
+         * worker logs natively, with the MIGBROKER_BDF field. */
         {
-                static const char *const pass[] = { "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS" };
                 int k = 0;
 
+                _Static_assert(2 + ELEMENTSOF(env_pass) + 1 <= ELEMENTSOF(envp), "envp holds them all");
                 envp[k++] = (char *) "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
                 envp[k++] = (char *) "LC_ALL=C";
-                for (size_t i = 0; i < ELEMENTSOF(pass); i++) {
-                        const char *v = getenv(pass[i]);
-                        if (v && asprintf(&env_extra[i], "%s=%s", pass[i], v) >= 0)
+                for (size_t i = 0; i < ELEMENTSOF(env_pass); i++) {
+                        const char *v = getenv(env_pass[i]);
+                        if (v && asprintf(&env_extra[i], "%s=%s", env_pass[i], v) >= 0)
                                 envp[k++] = env_extra[i];
                 }
                 envp[k] = NULL;

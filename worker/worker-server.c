@@ -183,6 +183,11 @@ static int method_update_pending(sd_bus_message *m, void *userdata, sd_bus_error
         r = w->plugin.ops->update_pending(w->handle, &p);
         if (r != 0)
                 return plugin_error(e, "update_pending", r);
+        /* The same bound as a save applies: PendingBytes never shows garbage. */
+        if (p > MB_WORKER_PENDING_MAX)
+                return mb_bus_error_setf(e, -MB_EPLUGINFAILED,
+                                         "update_pending() reported an implausible %" PRIu64 " bytes (limit %" PRIu64 ")",
+                                         p, (uint64_t) MB_WORKER_PENDING_MAX);
         return sd_bus_reply_method_return(m, "t", p);
 }
 
@@ -320,19 +325,21 @@ static int method_call_op(sd_bus_message *m, void *userdata, sd_bus_error *e) {
         return sd_bus_reply_method_return(m, NULL);
 }
 
+/* Unprivileged: the only peer is the broker at the other end of the
+ * socketpair; sd-bus's own sender check would only cost a getuid() a call. */
 static const sd_bus_vtable worker_vtable[] = {
         SD_BUS_VTABLE_START(0),
-        SD_BUS_METHOD("Hello", "", "ssua(qq)bs", method_hello, 0),
-        SD_BUS_METHOD("Probe", "sqq", "b", method_probe, 0),
-        SD_BUS_METHOD("Init", "ss", "", method_init, 0),
-        SD_BUS_METHOD("Cleanup", "", "", method_cleanup, 0),
-        SD_BUS_METHOD("SetState", "u", "", method_set_state, 0),
-        SD_BUS_METHOD("GetState", "", "u", method_get_state, 0),
-        SD_BUS_METHOD("UpdatePending", "", "t", method_update_pending, 0),
-        SD_BUS_METHOD("Save", "hstuu", "tttb", method_save, 0),
-        SD_BUS_METHOD("Load", "hsuu", "ttb", method_load, 0),
-        SD_BUS_METHOD("LoadFinish", "", "tt", method_load_finish, 0),
-        SD_BUS_METHOD("CallOp", "stb", "", method_call_op, 0),
+        SD_BUS_METHOD("Hello", "", "ssua(qq)bs", method_hello, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD("Probe", "sqq", "b", method_probe, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD("Init", "ss", "", method_init, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD("Cleanup", "", "", method_cleanup, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD("SetState", "u", "", method_set_state, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD("GetState", "", "u", method_get_state, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD("UpdatePending", "", "t", method_update_pending, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD("Save", "hstuu", "tttb", method_save, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD("Load", "hsuu", "ttb", method_load, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD("LoadFinish", "", "tt", method_load_finish, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD("CallOp", "stb", "", method_call_op, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL("Progress", "t", 0),
         SD_BUS_VTABLE_END,
 };

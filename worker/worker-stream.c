@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "error.h"
@@ -11,6 +12,9 @@
 #include "log.h"
 #include "worker-proto.h"
 #include "worker-stream.h"
+
+_Static_assert(MB_WORKER_FRAMED_CHUNK + MB_STREAM_RECORD_HDR_LEN == MB_WORKER_CHUNK,
+               "a framed record fills MB_WORKER_CHUNK");
 
 /* Big enough for a 1 MiB chunk in flight plus headroom. */
 #define PIPE_TARGET (4u * 1024 * 1024)
@@ -67,6 +71,32 @@ static int fd_error(const MbWorkerStreamCtx *ctx, int r, const char *what, int s
         }
 }
 
+static void splice_ring_unmap(MbSpliceRing *ring) {
+        if (ring->base)
+                (void) munmap(ring->base, ring->len);
+        *ring = (MbSpliceRing) {};
+}
+
+/* A ring for a pipe holding pipe_size bytes: one slot more than it holds. */
+static int splice_ring_map(MbSpliceRing *ring, int pipe_size) {
+        unsigned n = (unsigned) (((size_t) pipe_size + MB_WORKER_CHUNK - 1) / MB_WORKER_CHUNK) + 1;
+        void *p;
+
+        n = MB_MAX(n, 2u);
+        p = mmap(NULL, (size_t) n * MB_WORKER_CHUNK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED)
+                return -errno;
+        *ring = (MbSpliceRing) { .base = p, .len = (size_t) n * MB_WORKER_CHUNK, .n_slots = n };
+        return 0;
+}
+
+static uint8_t *splice_ring_next(MbSpliceRing *ring) {
+        uint8_t *slot = ring->base + (size_t) ring->next * MB_WORKER_CHUNK;
+
+        ring->next = (ring->next + 1) % ring->n_slots;
+        return slot;
+}
+
 void mb_save_session_reset(MbSaveSession *s) {
         free(s->buf);
         memset(s, 0, sizeof(*s));
@@ -98,7 +128,9 @@ int mb_worker_save(const MbWorkerStreamCtx *ctx, MbSaveSession *s, int fd, MbStr
         Progress prog = { .ctx = ctx, .last_ns = now_ns() };
         MbFdWaitPolicy wp = { .stall_ms = stall_ms, .heartbeat = heartbeat, .userdata = &prog };
         uint64_t payload = 0, records = 0, budget = UINT64_MAX, first_pending = 0;
-        int r;
+        uint32_t chunk = format == MB_STREAM_FORMAT_FRAMED ? MB_WORKER_FRAMED_CHUNK : MB_WORKER_CHUNK;
+        _cleanup_(splice_ring_unmap) MbSpliceRing ring = {};
+        int pipe_size, r;
 
         *ret = (MbSaveResult) {};
 
@@ -111,8 +143,6 @@ int mb_worker_save(const MbWorkerStreamCtx *ctx, MbSaveSession *s, int fd, MbStr
 
         if (flags & MB_WORKER_SAVE_BEGIN) {
                 mb_save_session_reset(s);
-                if (posix_memalign((void **) &s->buf, 4096, MB_WORKER_CHUNK) != 0)
-                        return fail(ctx, -ENOMEM, "out of memory");
                 s->active = true;
                 s->format = format;
         } else if (!s->active) {
@@ -124,7 +154,17 @@ int mb_worker_save(const MbWorkerStreamCtx *ctx, MbSaveSession *s, int fd, MbStr
                             mb_stream_format_to_string(s->format), mb_stream_format_to_string(format));
         }
 
-        (void) mb_fd_grow_pipe(fd, PIPE_TARGET);
+        pipe_size = mb_fd_grow_pipe(fd, PIPE_TARGET);
+        /* Zero-copy only into a pipe; other fds get plain writes. */
+        if ((flags & MB_WORKER_SAVE_ZERO_COPY) && pipe_size > 0) {
+                r = splice_ring_map(&ring, pipe_size);
+                if (r < 0)
+                        return fail(ctx, r, "cannot map the zero-copy buffers: %s", strerror(-r));
+        } else if (!s->buf && posix_memalign((void **) &s->buf, 4096, MB_WORKER_CHUNK) != 0) {
+                /* The copy buffer, allocated once a call of the session copies. */
+                s->buf = NULL;
+                return fail(ctx, -ENOMEM, "out of memory");
+        }
 
         if ((flags & MB_WORKER_SAVE_BEGIN) && format == MB_STREAM_FORMAT_FRAMED) {
                 uint8_t hdr[MB_STREAM_HEADER_MAX];
@@ -173,21 +213,31 @@ int mb_worker_save(const MbWorkerStreamCtx *ctx, MbSaveSession *s, int fd, MbStr
                 }
 
                 for (uint64_t left = round; left > 0;) {
-                        uint32_t sz = (uint32_t) MB_MIN(left, (uint64_t) MB_WORKER_CHUNK);
-                        uint8_t rec[MB_STREAM_RECORD_HDR_LEN];
-                        struct iovec iov[2];
-                        int n = 0;
+                        uint32_t sz = (uint32_t) MB_MIN(left, (uint64_t) chunk);
+                        bool framed = format == MB_STREAM_FORMAT_FRAMED;
+                        uint8_t rec_local[MB_STREAM_RECORD_HDR_LEN];
+                        /* Zero-copy: header and payload side by side in a ring slot. */
+                        uint8_t *slot = ring.base ? splice_ring_next(&ring) : NULL;
+                        uint8_t *rec = slot ?: rec_local;
+                        uint8_t *data = slot ? slot + (framed ? MB_STREAM_RECORD_HDR_LEN : 0) : s->buf;
 
-                        r = ctx->plugin->ops->save(ctx->handle, s->buf, sz);
+                        r = ctx->plugin->ops->save(ctx->handle, data, sz);
                         if (r != 0)
                                 return fail(ctx, -MB_EPLUGINFAILED, "save(%u bytes) failed: %s (%d)", sz,
                                             r < 0 ? strerror(-r) : "positive return", r);
-                        if (format == MB_STREAM_FORMAT_FRAMED) {
-                                mb_stream_record_header_encode(rec, s->next_idx, 0, s->buf, sz);
-                                iov[n++] = (struct iovec) { rec, sizeof(rec) };
+                        if (framed)
+                                mb_stream_record_header_encode(rec, s->next_idx, 0, data, sz);
+                        if (slot) {
+                                r = mb_fd_vmsplice_all(fd, slot, (framed ? MB_STREAM_RECORD_HDR_LEN : 0) + sz, &wp);
+                        } else {
+                                struct iovec iov[2];
+                                int n = 0;
+
+                                if (framed)
+                                        iov[n++] = (struct iovec) { rec, MB_STREAM_RECORD_HDR_LEN };
+                                iov[n++] = (struct iovec) { data, sz };
+                                r = mb_fd_writev_all(fd, iov, n, &wp);
                         }
-                        iov[n++] = (struct iovec) { s->buf, sz };
-                        r = mb_fd_writev_all(fd, iov, n, &wp);
                         if (r < 0)
                                 return fd_error(ctx, r, "writing the stream", stall_ms);
 

@@ -1,7 +1,11 @@
 #!/bin/bash
-# Sets up a private bus, a broker and one device backed by the memory plugin
-# (tests/bench/bench-plugin.c), then runs bench-broker against it.
-#   MB_BENCH_SIZE (default 1 GiB), MB_BENCH_CALLS (2000), MB_BENCH_RUNS (3)
+# Sets up a private bus, a broker, one device backed by the memory plugin
+# (tests/bench/bench-plugin.c) and MB_BENCH_SCALE_DEVICES more for the
+# "several streams at once" row, then runs bench-broker against them.
+# Knobs (docs/performance.md): MB_BENCH_SIZE_MIB (1024), MB_BENCH_REPEATS (7),
+# MB_BENCH_CALLS (2000), MB_BENCH_SCALE_DEVICES (8), MB_BENCH_SCALE_MIB (256),
+# MB_BENCH_PIN (same; split, none: see bench-broker.c).
+# The older MB_BENCH_SIZE (bytes) and MB_BENCH_RUNS still work.
 . "$MB_SRCDIR/tests/integration/lib.sh"
 set -e
 BDF=0000:5e:00.1
@@ -9,8 +13,21 @@ OWNER=0b3c1f2e-6a0d-4c52-9d11-8f3e2a7b9c10
 SO="$MB_BUILDDIR/tests/bench/.libs/bench-plugin.so"
 mb_require_built "$MB_BROKER" "$MB_WORKER" "$SO" "$MB_BUILDDIR/tests/bench/bench-broker"
 
+SIZE=${MB_BENCH_SIZE:-$(( ${MB_BENCH_SIZE_MIB:-1024} << 20 ))}
+RUNS=${MB_BENCH_RUNS:-${MB_BENCH_REPEATS:-7}}
+NSCALE=${MB_BENCH_SCALE_DEVICES:-8}
+SCALE_SIZE=$(( ${MB_BENCH_SCALE_MIB:-256} << 20 ))
+
 mb_start_bus BENCH
 mb_fake_pci "$MB_TMP/sysfs-BENCH" "$BDF" 0x1af4 0x1041
+SCALE_ARGS=()
+SCALE_BDFS=()
+for i in $(seq 0 $((NSCALE - 1))); do
+        b=$(printf '0000:5f:%02x.%x' $((i / 8)) $((i % 8)))
+        mb_fake_pci "$MB_TMP/sysfs-BENCH" "$b" 0x1af4 0x1041
+        SCALE_BDFS+=("$b")
+        SCALE_ARGS+=(--scale-bdf "$b")
+done
 cat >"$MB_TMP/policy.yaml" <<EOP
 version: 1
 settings:
@@ -22,11 +39,17 @@ plugins:
 devices:
   - match: { bdf: "$BDF" }
     plugin: bench
-    arg: "size=${MB_BENCH_SIZE:-1073741824}"
+    arg: "size=$SIZE"
+  - match: { bdf: "0000:5f:*.*" }
+    plugin: bench
+    arg: "size=$SCALE_SIZE"
 EOP
 MB_BROKER_LOG_LEVEL=warning mb_start_broker BENCH "$MB_TMP/policy.yaml"
-mb_ctl BENCH claim "$BDF" --owner "$OWNER"
-mb_ctl BENCH open "$BDF" --owner "$OWNER"
+for b in "$BDF" "${SCALE_BDFS[@]}"; do
+        mb_ctl BENCH claim "$b" --owner "$OWNER"
+        mb_ctl BENCH open "$b" --owner "$OWNER"
+done
 "$MB_BUILDDIR/tests/bench/bench-broker" --bus "$MB_BUS_BENCH" --bdf "$BDF" \
-        --size "${MB_BENCH_SIZE:-1073741824}" --calls "${MB_BENCH_CALLS:-2000}" --runs "${MB_BENCH_RUNS:-3}"
+        --size "$SIZE" --calls "${MB_BENCH_CALLS:-2000}" --runs "$RUNS" \
+        --scale-size "$SCALE_SIZE" "${SCALE_ARGS[@]}" --broker-pid "$MB_BROKER_PID_BENCH" --pin "${MB_BENCH_PIN:-same}"
 echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), kernel $(uname -r)"

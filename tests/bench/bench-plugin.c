@@ -4,6 +4,8 @@
  * measured is migbroker, not a device. save() copies from a 1 MiB pattern,
  * load() copies into a 1 MiB sink: one memcpy per byte, as a real plugin
  * reading device memory would do at least. arg: "size=BYTES" (K/M/G).
+ * Both buffers are touched only when first used (the pattern at the first
+ * save()), so an idle worker's RSS holds none of the plugin's buffers.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -16,6 +18,7 @@
 typedef struct Bench {
         uint32_t state;
         uint64_t size, sent;
+        int filled;
         uint8_t pattern[PATTERN];
         uint8_t sink[PATTERN];
 } Bench;
@@ -44,8 +47,6 @@ static void *bench_init(char *devid, char *arg) {
                 return NULL;
         b->state = VFIO_DEVICE_STATE_RUNNING;
         b->size = parse_size(arg);
-        for (size_t i = 0; i < PATTERN; i++)
-                b->pattern[i] = (uint8_t) (i * 7);
         return b;
 }
 
@@ -60,6 +61,11 @@ static int bench_save(void *h, uint8_t *buf, uint64_t len) {
 
         if (!(b->state & VFIO_DEVICE_STATE_SAVING) || len > b->size - b->sent)
                 return -EINVAL;
+        if (!b->filled) {
+                for (size_t i = 0; i < PATTERN; i++)
+                        b->pattern[i] = (uint8_t) (i * 7);
+                b->filled = 1;
+        }
         for (uint64_t off = 0; off < len; off += PATTERN)
                 memcpy(buf + off, b->pattern, len - off < PATTERN ? len - off : PATTERN);
         b->sent += len;

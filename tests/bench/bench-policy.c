@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Benchmark (not a test): loading a policy of 10,000 device rules from disk,
- * and 1,000 lookups against it. Prints the median of several runs.
+ * and 1,000 lookups against it. Prints the median of several runs in the
+ * rows of every benchmark here (bench-util.h) and exits 0 whatever they are.
  *   make bench   or   tests/bench/bench-policy [RUNS] */
 #include "config.h"
 
@@ -12,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench-util.h"
 #include "pci-sysfs.h"
 #include "policy-load.h"
 #include "policy-match.h"
@@ -27,14 +29,8 @@ static double now_ms(void) {
         return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-static int compare_double(const void *a, const void *b) {
-        double x = *(const double *) a, y = *(const double *) b;
-        return x < y ? -1 : x > y;
-}
-
 static double median(double *v, int n) {
-        qsort(v, (size_t) n, sizeof(double), compare_double);
-        return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+        return mb_bench_median(v, (unsigned) n);
 }
 
 static void write_text(const char *path, const char *text) {
@@ -171,15 +167,18 @@ int main(int argc, char *argv[]) {
         }
 
         g_assert(stat(path, &st) == 0);
-        printf("policy: %d device rules, %d plugins, %jd bytes; %d lookups (%u bound); median of %d runs\n",
+        printf("\npolicy: %d device rules, %d plugins, %jd bytes; %d lookups (%u bound); median of %d runs\n\n",
                N_RULES, N_PLUGINS, (intmax_t) st.st_size, N_LOOKUPS, bound, runs);
-        printf("%-44s %12s %10s\n", "figure", "value", "target");
-        printf("%-44s %9.2f ms %10s\n", "load (open, check, parse, finalize, index)", median(load, runs), "-");
-        printf("%-44s %9.3f ms %10s\n", "1,000 lookups, IDs given", median(lookup, runs), "<= 5 ms");
-        printf("%-44s %9.3f ms %10s\n", "1,000 lookups, IDs read from a fake sysfs", median(lookup_sysfs, runs), "-");
+        mb_bench_header();
+        mb_bench_row("policy of 10,000 rules: load", median(load, runs), NAN, NAN, 2, "ms", MB_BENCH_VALUE_AT_MOST,
+                     100, "<= 100 ms");
+        mb_bench_row("policy of 10,000 rules: 1,000 lookups, IDs given", median(lookup, runs), NAN, NAN, 3, "ms",
+                     MB_BENCH_VALUE_AT_MOST, 5, "<= 5 ms");
+        mb_bench_row("  policy: 1,000 lookups, IDs from a fake sysfs", median(lookup_sysfs, runs), NAN, NAN, 3, "ms",
+                     MB_BENCH_REPORT, 0, "report");
 
         g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", dir);
         if (system(cmd) != 0)
                 return EXIT_FAILURE;
-        return median(lookup, runs) <= 5.0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return EXIT_SUCCESS;
 }

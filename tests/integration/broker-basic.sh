@@ -224,6 +224,29 @@ if got != want or int(pending[0]) < 1048576:
 EOF
 mb_log "PropertiesChanged ok"
 
+# --- a domain's bus: stopped by the last release without waiting; a claim
+# right after gets a new, working bus (the old daemon, if still stopping, is
+# killed first so that it cannot remove the new socket) -------------------------
+DOMBUS="$MB_TMP/run-A/domain/$U1/bus"
+for i in 1 2 3; do
+        mb_expect A ok claim $D1 --owner $U1
+        [ -S "$DOMBUS" ] || mb_fail "round $i: no bus for domain $U1"
+        OLD=$(cat "$MB_TMP/run-A/domain/$U1/pid")
+        mb_expect A ok release $D1 --owner $U1
+        mb_expect A ok claim $D1 --owner $U1
+        NEW=$(cat "$MB_TMP/run-A/domain/$U1/pid")
+        [ "$NEW" != "$OLD" ] || mb_fail "round $i: the bus was not restarted"
+        busctl --address="unix:path=$DOMBUS" list >/dev/null 2>&1 ||
+                mb_fail "round $i: the new bus does not answer"
+        mb_expect A ok release $D1 --owner $U1
+done
+for _ in $(seq 50); do
+        [ "$(grep -c "domain $U1: bus stopped" "$MB_TMP/broker-A.log")" -ge 6 ] && break
+        sleep 0.1
+done
+[ ! -e "$MB_TMP/run-A/domain/$U1" ] || mb_fail "the domain's directory survived its last release"
+mb_log "domain bus: release does not wait for the daemon; an immediate claim gets a new bus"
+
 mb_expect_eq "zombies" "$(mb_zombies $BROKER)" ""
 mb_log "PASS"
 exit 0

@@ -67,7 +67,9 @@ now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 mb_monitor_start A 1000 "$MB_TMP/monitor.json"
 
 # --- S streams; C crashes and H hangs meanwhile -------------------------------------------
-mb_spawn save-S "$MB_CTL" --bus "$MB_BUS_A" save $S -o "$MB_TMP/disturbed" --no-precopy
+# Into standard output redirected to the file: written in place, so it grows
+# while the save runs (save -o FILE renames FILE.partial-XXXXXX at the end).
+mb_spawn save-S sh -c 'exec "$@" >"$0"' "$MB_TMP/disturbed" "$MB_CTL" --bus "$MB_BUS_A" save $S -o - --no-precopy
 SAVE_PID=$MB_LAST_PID
 i=0
 until [ -s "$MB_TMP/disturbed" ]; do

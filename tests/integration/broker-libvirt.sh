@@ -1,7 +1,8 @@
 #!/bin/bash
 # The broker follows libvirt's domain lifecycle events: when a domain starts
 # or resumes, its open devices that wait in stop (or were saving: a failed
-# migration on the source) run again. Real libvirtd (started here when none
+# migration on the source) run again. A policy reload that changes
+# settings.libvirt-uri follows the new URI. Real libvirtd (started here when none
 # runs, as root), a real TCG domain from the shared fixtures.
 . "$MB_SRCDIR/tests/integration/lib.sh"
 set -e
@@ -81,3 +82,28 @@ $V destroy "$NAME" >/dev/null
 sleep 0.5
 [ "$(state)" = stop ] || mb_fail "a stop event changed the device"
 mb_ctl L release "$BDF" --owner "$UUID"
+
+# A reload that changes settings.libvirt-uri: from libvirt's test driver (no
+# events of this libvirtd) to qemu:///system, whose events then move the device.
+mb_stop_broker L
+sed -i 's|libvirt-uri: qemu:///system|libvirt-uri: "test:///default"|' "$MB_TMP/policy.yaml"
+MB_BROKER_LIBVIRT_URI=policy mb_start_broker L "$MB_TMP/policy.yaml"
+for _ in $(seq 50); do grep -q "events on test:///default" "$MB_TMP/broker-L.log" && break; sleep 0.1; done
+grep -q "events on test:///default" "$MB_TMP/broker-L.log" || mb_fail "the broker does not follow the policy's URI"
+mb_ctl L claim "$BDF" --owner "$UUID"
+mb_ctl L open "$BDF" --owner "$UUID"
+mb_ctl L set-state "$BDF" stop
+$V start "$NAME" >/dev/null
+sleep 1
+[ "$(state)" = stop ] || mb_fail "events of a libvirtd the broker does not follow moved the device"
+$V destroy "$NAME" >/dev/null
+sed -i 's|libvirt-uri: "test:///default"|libvirt-uri: qemu:///system|' "$MB_TMP/policy.yaml"
+mb_ctl L policy reload >/dev/null
+for _ in $(seq 50); do grep -q "events on qemu:///system" "$MB_TMP/broker-L.log" && break; sleep 0.1; done
+grep -q "settings.libvirt-uri changed from 'test:///default' to 'qemu:///system'" "$MB_TMP/broker-L.log" ||
+        mb_fail "the reload did not notice the new URI"
+grep -q "events on qemu:///system" "$MB_TMP/broker-L.log" || mb_fail "the broker does not follow the new URI"
+$V start "$NAME" >/dev/null
+wait_state running
+mb_ctl L release "$BDF" --owner "$UUID"
+mb_log "policy reload: the broker follows the new settings.libvirt-uri"

@@ -7,9 +7,14 @@ BROKER_INTEGRATION_TESTS = \
 	tests/integration/broker-fsm.sh \
 	tests/integration/broker-stream.sh \
 	tests/integration/broker-faults.sh \
+	tests/integration/broker-fault-matrix.sh \
+	tests/integration/broker-disruptions.sh \
+	tests/integration/broker-hostile.sh \
+	tests/integration/broker-toctou.sh \
 	tests/integration/broker-auth.sh \
 	tests/integration/broker-reload.sh \
 	tests/integration/broker-restart.sh \
+	tests/integration/broker-journal.sh \
 	tests/integration/demo-migration.sh
 TESTS += $(BROKER_INTEGRATION_TESTS)
 

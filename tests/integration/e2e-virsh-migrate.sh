@@ -17,7 +17,11 @@
 # equal), the destination device is `running` once the domain resumed (the
 # broker follows libvirt), the source device was closed and released by the
 # hook at `stopped end` / `release end`, and the destination's too when the
-# domain is destroyed there.
+# domain is destroyed there. Before that, the same domain without the device
+# migrates once: the log gives virsh migrate's time and QEMU's downtime
+# (domjobinfo --completed) without and with the device. The domain is set up
+# with migbrokerctl domain enable; after the migration come virsh save,
+# virsh restore and a snapshot with memory on B.
 #
 # Skips (77) without root, libvirtd, virsh, QEMU with dbus-vmstate, unshare
 # or nsenter. Everything started runs inside the two namespaces and is killed
@@ -31,7 +35,7 @@ for t in libvirtd virsh unshare nsenter dbus-daemon qemu-system-x86_64; do
 done
 qemu-system-x86_64 -object help 2>/dev/null | grep -q dbus-vmstate || mb_skip "this QEMU has no dbus-vmstate"
 getent passwd libvirt-qemu >/dev/null || mb_skip "no libvirt-qemu user"
-MB_HOOK="$MB_BUILDDIR/hooks/migbroker-hook"
+MB_HOOK="$MB_BUILDDIR/hooks/migbroker-hook-gate" # what libvirtd runs; it runs migbroker-hook
 mb_require_built "$MB_BROKER" "$MB_WORKER" "$MB_CTL" "$MB_SIMAGENT" "$MB_SIMDEV_SO" "$MB_HOOK"
 FIX="${MB_SHARED:-$MB_SRCDIR/../shared}/fixtures/libvirt/domain-tcg-minimal.xml"
 [ -f "$FIX" ] || mb_skip "no fixture $FIX (set MB_SHARED)"
@@ -232,19 +236,36 @@ wait_field() { # H FIELD VALUE SECONDS
 
 # ---- the domain ------------------------------------------------------------------
 BUS=/run/migbroker/domain/$UUID/bus
-sed -e "s|<domain type='qemu'>|<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>|" \
-    -e "s|<name>t1</name>|<name>$NAME</name><uuid>$UUID</uuid>\\
-  <metadata>\\
-    <mb:devices xmlns:mb=\"http://migbroker.org/xmlns/domain/1\">\\
-      <mb:device bdf=\"$BDF\" vmstate-id=\"$VSID\"/>\\
-    </mb:devices>\\
-  </metadata>|" \
-    -e "s|</devices>|</devices>\\
-  <qemu:commandline>\\
-    <qemu:arg value='-object'/>\\
-    <qemu:arg value='dbus-vmstate,id=dv0,addr=unix:path=$BUS,id-list=$VSID'/>\\
-  </qemu:commandline>|" "$FIX" >"$MB_TMP/dom.xml"
+# The fixture as it is, then migbrokerctl domain enable writes the metadata
+# and the dbus-vmstate object through libvirt's API (run in A's namespace:
+# A's libvirtd, the default runtime dir /run/migbroker).
+sed -e "s|<name>t1</name>|<name>$NAME</name><uuid>$UUID</uuid>|" "$FIX" >"$MB_TMP/dom.xml"
 virsh_on A define "$MB_TMP/dom.xml" >/dev/null
+
+# downtime H: "Total downtime" of the last completed job of the domain on host H (ms).
+downtime() {
+        virsh_on "$1" domjobinfo --completed "$NAME" 2>/dev/null | sed -n 's/^Total downtime: *\([0-9][0-9]*\) .*/\1/p'
+}
+# ---- the same domain without the device first: the downtime to compare with ---
+virsh_on A start "$NAME" >/dev/null || mb_fail "virsh start on A (without the device) failed"
+t=$(date +%s.%N)
+virsh_on A migrate --live "$NAME" "qemu+unix:///system?socket=$MB_TMP/B/run-libvirt/libvirt-sock" \
+        --migrateuri tcp://127.0.0.1 >"$MB_TMP/migrate-plain.log" 2>&1 ||
+        { cat "$MB_TMP/migrate-plain.log" >&2; mb_fail "virsh migrate without the device failed"; }
+MIG_TIME_PLAIN=$(elapsed "$t")
+DOWNTIME_PLAIN=$(downtime A)
+[ -n "$DOWNTIME_PLAIN" ] || DOWNTIME_PLAIN=$(downtime B)
+virsh_on B destroy "$NAME" >/dev/null
+mb_log "without the device: virsh migrate --live took $MIG_TIME_PLAIN s, QEMU downtime ${DOWNTIME_PLAIN:-?} ms"
+
+in_host A "$MB_CTL" domain enable "$NAME" --device "$BDF=$VSID" --connect qemu:///system >"$MB_TMP/enable.log" 2>&1 ||
+        { cat "$MB_TMP/enable.log" >&2; mb_fail "migbrokerctl domain enable failed"; }
+virsh_on A dumpxml --inactive "$NAME" >"$MB_TMP/dom-enabled.xml"
+grep -q "<mb:device bdf=.$BDF. vmstate-id=.$VSID.*/>" "$MB_TMP/dom-enabled.xml" ||
+        mb_fail "domain enable did not write the metadata: $(cat "$MB_TMP/enable.log")"
+grep -q "dbus-vmstate,id=migbroker,addr=unix:path=$BUS,id-list=$VSID" "$MB_TMP/dom-enabled.xml" ||
+        mb_fail "domain enable did not write the dbus-vmstate object: $(cat "$MB_TMP/enable.log")"
+mb_log "migbrokerctl domain enable: $(tr '\n' ';' <"$MB_TMP/enable.log")"
 t=$(date +%s.%N)
 virsh_on A start "$NAME" >/dev/null || mb_fail "virsh start on A failed"
 mb_log "domain started on A in $(elapsed "$t") s"
@@ -260,7 +281,9 @@ t=$(date +%s.%N)
 virsh_on A migrate --live --verbose "$NAME" "qemu+unix:///system?socket=$MB_TMP/B/run-libvirt/libvirt-sock" \
         --migrateuri tcp://127.0.0.1 >"$MB_TMP/migrate.log" 2>&1 || { cat "$MB_TMP/migrate.log" >&2; mb_fail "virsh migrate failed"; }
 MIG_TIME=$(elapsed "$t")
-mb_log "virsh migrate --live took $MIG_TIME s"
+DOWNTIME=$(downtime A)
+[ -n "$DOWNTIME" ] || DOWNTIME=$(downtime B)
+mb_log "virsh migrate --live took $MIG_TIME s, QEMU downtime ${DOWNTIME:-?} ms"
 [ "$(virsh_on B domstate "$NAME" 2>/dev/null)" = running ] || mb_fail "B: domain is $(virsh_on B domstate "$NAME" 2>&1)"
 virsh_on A domstate "$NAME" 2>/dev/null | grep -q "shut off" || mb_fail "A: domain is $(virsh_on A domstate "$NAME" 2>&1)"
 
@@ -322,6 +345,23 @@ wait_field B State running 10
         mb_fail "B: restore begin did not preflight the device"
 mb_log "B: virsh save released the device, virsh restore preflighted, claimed, opened, loaded and ran it"
 
+# ---- a snapshot on B with the memory state: dbus-vmstate Save; both run on after --
+# libvirt calls no hook for snapshots: QEMU pauses, its dbus-vmstate Save puts
+# the device in stop-copy, and the broker sets it running when libvirt reports
+# the domain resumed.
+SAVES_BEFORE=$(grep -c "dbus-vmstate: saved .* for QEMU (id $VSID)" "$MB_TMP/broker-B.log")
+t=$(date +%s.%N)
+virsh_on B snapshot-create-as "$NAME" snap1 --memspec "file=$MB_TMP/B/snap1.mem,snapshot=external" \
+        --no-metadata >"$MB_TMP/snapshot.log" 2>&1 || { cat "$MB_TMP/snapshot.log" >&2; mb_fail "virsh snapshot-create-as on B failed"; }
+mb_log "virsh snapshot-create-as (external, with memory) took $(elapsed "$t") s"
+[ "$(virsh_on B domstate "$NAME" 2>/dev/null)" = running ] || mb_fail "B: domain is $(virsh_on B domstate "$NAME" 2>&1) after the snapshot"
+[ "$(grep -c "dbus-vmstate: saved .* for QEMU (id $VSID)" "$MB_TMP/broker-B.log")" -gt "$SAVES_BEFORE" ] ||
+        mb_fail "B: the snapshot did not save the device's state through dbus-vmstate"
+wait_field B State running 10
+[ "$(show B Owner)" = "$UUID" ] || mb_fail "B: device owner '$(show B Owner)' after the snapshot, expected $UUID"
+[ -s "$MB_TMP/B/snap1.mem" ] || mb_fail "B: no memory state file"
+mb_log "B: snapshot saved the device's state through dbus-vmstate; domain and device run on, still owned"
+
 # ---- destroy on B: its hook closes and releases too -----------------------------
 virsh_on B destroy "$NAME" >/dev/null
 wait_field B Owner "" 10
@@ -336,4 +376,4 @@ for H in A B; do
         ! kill -0 "$p" 2>/dev/null || mb_fail "host $H: the broker did not exit within 5 s of SIGTERM"
 done
 mb_log "brokers stopped"
-mb_log "virsh migrate: $MIG_TIME s"
+mb_log "virsh migrate: $MIG_TIME s, downtime ${DOWNTIME:-?} ms with the device; $MIG_TIME_PLAIN s, ${DOWNTIME_PLAIN:-?} ms without it"

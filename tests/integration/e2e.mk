@@ -1,5 +1,6 @@
-## tests/integration: end to end, real libvirtd + QEMU as two "hosts" in mount
-## namespaces, virsh migrate --live (skipped without root, libvirt or QEMU).
-## Included from tests/integration/local.mk.
-TESTS += tests/integration/e2e-virsh-migrate.sh
-EXTRA_DIST += tests/integration/e2e-virsh-migrate.sh
+## tests/integration: real libvirtd + QEMU in mount namespaces (skipped
+## without root, libvirt or QEMU): virsh migrate --live between two "hosts"
+## (e2e-virsh-migrate.sh), and migbrokerctl domain enable|disable|show against
+## one (ctl-domain.sh). Included from tests/integration/local.mk.
+TESTS += tests/integration/e2e-virsh-migrate.sh tests/integration/ctl-domain.sh
+EXTRA_DIST += tests/integration/e2e-virsh-migrate.sh tests/integration/ctl-domain.sh

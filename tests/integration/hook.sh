@@ -20,10 +20,15 @@
 #   5. no broker: reconnect begin exits 0, prepare begin exits 1
 #   6. nothing of ours, the bus pointing nowhere: exit 0 at once; a bad XML or
 #      hook.conf: exit 1 for prepare, 0 for release
+#   7. the gate alone (no full hook beside it): exit 0 for XML without
+#      hostdev or migbroker metadata, "cannot run" with either
+# Every call goes through migbroker-hook-gate, as libvirtd's does.
 . "$MB_SRCDIR/tests/integration/lib.sh"
 
-MB_HOOK="$MB_BUILDDIR/hooks/migbroker-hook"
-mb_require_built "$MB_HOOK" "$MB_BROKER" "$MB_WORKER" "$MB_CTL" "$MB_SIMAGENT" "$MB_SIMDEV_SO" "$MB_TESTING_SO"
+# What libvirtd runs: the gate, which runs the full hook beside it when the
+# XML may hold a device of ours (section 7 checks the gate on its own).
+MB_HOOK="$MB_BUILDDIR/hooks/migbroker-hook-gate"
+mb_require_built "$MB_HOOK" "$MB_BUILDDIR/hooks/migbroker-hook" "$MB_BROKER" "$MB_WORKER" "$MB_CTL" "$MB_SIMAGENT" "$MB_SIMDEV_SO" "$MB_TESTING_SO"
 
 FIX="${MB_SHARED:-$MB_SRCDIR/../shared}/fixtures/libvirt"
 [ -f "$FIX/hook-stdin-live.xml" ] || mb_skip "no libvirt fixtures in $FIX (set MB_SHARED)"
@@ -258,7 +263,8 @@ expect_fail "prepare begin with the bus nowhere" \
 hook "$DOMAIN" reconnect begin
 [ "$RC" = 0 ] || mb_fail "reconnect begin with the bus nowhere: exit $RC"
 
-head -c 200 "$DOMAIN" >"$MB_TMP/truncated.xml"
+# cut inside the first hostdev: malformed, and (for the gate) maybe ours
+head -c $(( $(grep -b -o hostdev "$DOMAIN" | head -n 1 | cut -d: -f1) + 40 )) "$DOMAIN" >"$MB_TMP/truncated.xml"
 hook "$MB_TMP/truncated.xml" prepare begin
 [ "$RC" = 1 ] && grep -q '^migbroker: malformed domain XML: line [0-9]*: ' "$MB_TMP/hook.err" ||
         mb_fail "prepare begin of a truncated XML: exit $RC, $(cat "$MB_TMP/hook.err")"
@@ -277,6 +283,26 @@ hook "$DOMAIN" stopped end
 "$MB_HOOK" --help | grep -q 'GUEST OP SUBOP EXTRA' || mb_fail "--help"
 "$MB_HOOK" t2 prepare </dev/null 2>/dev/null
 [ $? = 2 ] || mb_fail "three arguments: not a usage error"
+
+# ---- 7. the gate on its own: no full hook beside it ---------------------------------------------------
+mkdir "$MB_TMP/gate"
+cp "$MB_HOOK" "$MB_TMP/gate/"
+for xml in "$FIX/hook-stdin-live.xml" "$FIX/hook-stdin-with-dbus-vmstate.xml" "$FIX/domain-tcg-minimal.xml"; do
+        env -i LC_ALL=C "$MB_TMP/gate/migbroker-hook-gate" t2 prepare begin - <"$xml" >"$MB_TMP/gate.out" 2>&1 ||
+                mb_fail "the gate alone, $(basename "$xml") (nothing of ours): exit $?, $(cat "$MB_TMP/gate.out")"
+        [ ! -s "$MB_TMP/gate.out" ] || mb_fail "the gate printed something: $(cat "$MB_TMP/gate.out")"
+done
+# a hostdev, or our metadata namespace: the full hook is needed (and missing)
+for xml in "$DOMAIN" "$MB_TMP/usb.xml"; do
+        env -i LC_ALL=C "$MB_TMP/gate/migbroker-hook-gate" t2 prepare begin - <"$xml" >"$MB_TMP/gate.out" 2>&1
+        RC=$?
+        [ "$RC" = 1 ] && grep -q "^migbroker: cannot run $MB_TMP/gate/migbroker-hook: No such file or directory" \
+                "$MB_TMP/gate.out" || mb_fail "the gate alone, $(basename "$xml"): exit $RC, $(cat "$MB_TMP/gate.out")"
+done
+printf '<domain><metadata><x:y xmlns:x="%s"/></metadata></domain>' "$NS" |
+        env -i LC_ALL=C "$MB_TMP/gate/migbroker-hook-gate" t2 prepare begin - >"$MB_TMP/gate.out" 2>&1 &&
+        mb_fail "the gate alone let a domain with migbroker metadata through"
+mb_log "the gate: nothing of ours ends at once, a hostdev or migbroker metadata goes to the full hook"
 
 mb_log "PASS"
 exit 0

@@ -197,9 +197,13 @@ mb_start_broker() {
     local bus
     eval "bus=\$MB_BUS_$name"
     mkdir -p "$MB_TMP/sysfs-$name/bus/pci/devices" "$MB_TMP/run-$name"
+    # No libvirt unless MB_BROKER_LIBVIRT_URI names one ("policy": the
+    # policy's settings.libvirt-uri).
+    local lv="--libvirt-uri=${MB_BROKER_LIBVIRT_URI-}"
+    [ "${MB_BROKER_LIBVIRT_URI-}" != policy ] || lv=""
     MIGBROKER_WORKER="$MB_WORKER" "$MB_BROKER" --bus "$bus" --policy "$policy" \
         --sysfs-root "$MB_TMP/sysfs-$name" --runtime-dir "$MB_TMP/run-$name" \
-        --libvirt-uri "${MB_BROKER_LIBVIRT_URI-}" \
+        ${lv:+"$lv"} \
         --log-level "${MB_BROKER_LOG_LEVEL:-debug}" "$@" >>"$MB_TMP/broker-$name.log" 2>&1 &
     local pid=$!
     mb_track $pid

@@ -26,6 +26,10 @@ TESTS += tests/integration/vmstate-qemu.sh
 EXTRA_DIST += tests/integration/vmstate-qemu.sh tests/integration/qmp.py
 TESTS += tests/integration/broker-libvirt.sh
 EXTRA_DIST += tests/integration/broker-libvirt.sh
+# migbrokerctl domain show's view of the broker, on libvirt's in-process test
+# driver (no libvirtd); ctl-domain.sh in e2e.mk runs the commands on a real one.
+TESTS += tests/integration/ctl-domain-show.sh
+EXTRA_DIST += tests/integration/ctl-domain-show.sh
 include tests/integration/broker.mk
 include tests/integration/qemu-shim.mk
 include tests/integration/hook.mk

@@ -8,12 +8,23 @@
  *
  * ARGs, appended in order:
  *   s:TEXT  o:PATH  u:N  t:N  b:true|false
+ *   v:T:VALUE              a variant holding one of the above
  *   h<FILE  h>FILE         a file descriptor: FILE opened for reading, or
  *                          created/truncated for writing
+ *   h:KIND[=PATH]          a file descriptor of another kind, for the hostile
+ *                          input tests: dir=PATH (a directory), opath=PATH
+ *                          (O_PATH), rdonly=PATH, wronly=PATH (no truncation),
+ *                          socket (a connected stream socket, its peer kept
+ *                          open), dgram (an unbound datagram socket),
+ *                          pipe-eof (a pipe's read end, the write end closed),
+ *                          pipe-idle (a pipe's read end, the write end kept
+ *                          open and silent), pipe-broken (a pipe's write end,
+ *                          the read end closed), eventfd, epoll, memfd
  *   a{sv}:K=T:V,...        a dictionary of variants, T one of s, t, u, b;
  *                          "a{sv}:" alone is the empty dictionary
  *
- * Prints "ok" then the reply's first argument when it is a basic type, or
+ * Prints "ok" then the reply's first argument when it is a basic type (or a
+ * variant holding one: a property), or
  * the error name then its message, one per line. Exit status: 0 for a
  * method return, 1 for an error reply, 2 for a usage error or no bus.
  * MB_BUS_CALL_TIMEOUT_SEC bounds the call (default 60).
@@ -25,6 +36,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
 #include <systemd/sd-bus.h>
 #include <unistd.h>
 
@@ -106,7 +121,75 @@ static int append_dict(sd_bus_message *m, const char *spec) {
         return r;
 }
 
+/* The ends of pipes and sockets that must stay open while the call runs. */
+static int kept[8];
+static size_t n_kept;
+
+static void keep(int fd) {
+        if (n_kept < ELEMENTSOF(kept))
+                kept[n_kept++] = fd;
+}
+
+/* h:KIND[=PATH]: returns a new fd, or -errno. */
+static int open_kind(const char *spec) {
+        const char *path = strchr(spec, '=');
+        char kind[32];
+        int p[2], fd;
+
+        snprintf(kind, sizeof(kind), "%.*s", path ? (int) (path - spec) : (int) strlen(spec), spec);
+        if (path)
+                path++;
+        if (path && strcmp(kind, "dir") == 0)
+                fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        else if (path && strcmp(kind, "opath") == 0)
+                fd = open(path, O_PATH | O_CLOEXEC);
+        else if (path && strcmp(kind, "rdonly") == 0)
+                fd = open(path, O_RDONLY | O_CLOEXEC);
+        else if (path && strcmp(kind, "wronly") == 0)
+                fd = open(path, O_WRONLY | O_CLOEXEC);
+        else if (strcmp(kind, "socket") == 0) {
+                if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) < 0)
+                        return -errno;
+                keep(p[1]);
+                fd = p[0];
+        } else if (strcmp(kind, "dgram") == 0)
+                fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        else if (strncmp(kind, "pipe-", 5) == 0) {
+                if (pipe2(p, O_CLOEXEC) < 0)
+                        return -errno;
+                if (strcmp(kind, "pipe-eof") == 0) {
+                        close(p[1]);
+                        fd = p[0];
+                } else if (strcmp(kind, "pipe-idle") == 0) {
+                        keep(p[1]);
+                        fd = p[0];
+                } else if (strcmp(kind, "pipe-broken") == 0) {
+                        close(p[0]);
+                        fd = p[1];
+                } else {
+                        close(p[0]);
+                        close(p[1]);
+                        return -EINVAL;
+                }
+        } else if (strcmp(kind, "eventfd") == 0)
+                fd = eventfd(0, EFD_CLOEXEC);
+        else if (strcmp(kind, "epoll") == 0)
+                fd = epoll_create1(EPOLL_CLOEXEC);
+        else if (strcmp(kind, "memfd") == 0)
+                fd = memfd_create("mb-bus-call", MFD_CLOEXEC);
+        else
+                return -EINVAL;
+        return fd < 0 ? -errno : fd;
+}
+
 static int append_arg(sd_bus_message *m, const char *arg) {
+        if (strncmp(arg, "h:", 2) == 0) {
+                _cleanup_close_ int fd = open_kind(arg + 2);
+
+                if (fd < 0)
+                        return fd;
+                return sd_bus_message_append_basic(m, 'h', &fd); /* sd-bus keeps a copy */
+        }
         if (strncmp(arg, "h<", 2) == 0 || strncmp(arg, "h>", 2) == 0) {
                 _cleanup_close_ int fd = arg[1] == '<' ?
                         open(arg + 2, O_RDONLY | O_CLOEXEC) :
@@ -118,6 +201,16 @@ static int append_arg(sd_bus_message *m, const char *arg) {
         }
         if (strncmp(arg, "a{sv}:", 6) == 0)
                 return append_dict(m, arg + 6);
+        if (strncmp(arg, "v:", 2) == 0 && arg[2] && arg[3] == ':') {
+                char contents[2] = { arg[2], '\0' };
+                int r = sd_bus_message_open_container(m, 'v', contents);
+                if (r < 0)
+                        return r;
+                r = append_basic(m, arg[2], arg + 4);
+                if (r < 0)
+                        return r;
+                return sd_bus_message_close_container(m);
+        }
         if (strlen(arg) < 2 || arg[1] != ':')
                 return -EINVAL;
         return append_basic(m, arg[0], arg + 2);
@@ -135,6 +228,11 @@ static void print_first(sd_bus_message *reply) {
 
         if (sd_bus_message_peek_type(reply, &type, &contents) <= 0)
                 return;
+        if (type == 'v') {
+                if (strlen(contents) != 1 || sd_bus_message_enter_container(reply, 'v', contents) <= 0)
+                        return;
+                type = contents[0];
+        }
         switch (type) {
         case 's':
         case 'o':

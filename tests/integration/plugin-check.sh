@@ -144,7 +144,7 @@ cleanup=exit:3|lifecycle.init-cleanup|crashed: exited with status 3
 cleanup=leak:64K|lifecycle.init-cleanup|VmRSS grew
 load=fail:EIO|data.round-trip|Input/output error
 load=segv|data.round-trip|crashed: killed by signal SIGSEGV
-save=garbage|data.pending-stop-copy|pending grew in stop-copy
+save=garbage|data.round-trip|load(65576 bytes) of record 0 failed: Bad message
 EOF
 # A hang or a crash costs only that op: the others keep being checked.
 expect fault-set_state_hang states.move.1-3 SKIP "hung in states.move.1-0"

@@ -64,3 +64,12 @@ done
 sleep 0.2
 after=$(mb_count_workers "$BDF")
 [ "$after" -le "$before" ] || { pgrep -af migbroker-worker; mb_fail "worker processes left behind: $before before, $after after"; }
+
+# Garbage from update_pending (UINT64_MAX) is refused by UpdatePending itself,
+# as a save refuses it: PendingBytes never shows an implausible size.
+"$MB_WORKER_DRIVER" --plugin "$MB_TESTING_SO" --bdf "$BDF" --timeout-ms 2000 \
+        --arg "update_pending=garbage,state-size=64K" init set-state=3 "pending@PluginFailed" \
+        >"$MB_TMP/drv.out" 2>"$MB_TMP/drv.log" || { cat "$MB_TMP/drv.log"; mb_fail "update_pending=garbage: not PluginFailed"; }
+grep -q "implausible 18446744073709551615 bytes" "$MB_TMP/drv.log" ||
+        { cat "$MB_TMP/drv.log"; mb_fail "update_pending=garbage: the error does not name the implausible size"; }
+mb_log "update_pending=garbage: $(grep -m1 '\[expected\]' "$MB_TMP/drv.log")"

@@ -142,3 +142,12 @@ tests_unit_test_stream_payload_SOURCES = tests/unit/test-stream-payload.c ctl/st
 tests_unit_test_stream_payload_CPPFLAGS = $(PLUGIN_CHECK_UNIT_CPPFLAGS)
 tests_unit_test_stream_payload_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_stream_payload_LDADD = common/libmbcore.la $(UNIT_LIBS)
+
+# ---- domain enable|disable|show (ctl/): the XML edits -----------------------------
+check_PROGRAMS += tests/unit/test-domain-edit
+TESTS += tests/unit/test-domain-edit
+UNIT_TESTS += tests/unit/test-domain-edit
+tests_unit_test_domain_edit_SOURCES = tests/unit/test-domain-edit.c ctl/domain-edit.c ctl/domain-edit.h
+tests_unit_test_domain_edit_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/ctl -I$(top_srcdir)/hooks
+tests_unit_test_domain_edit_CFLAGS = $(UNIT_CFLAGS) $(XML_CFLAGS) $(GLIB_CFLAGS)
+tests_unit_test_domain_edit_LDADD = $(DOMAINXML_LIBS) $(UNIT_LIBS)

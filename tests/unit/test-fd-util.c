@@ -133,6 +133,14 @@ static void test_kinds(void **state) {
         assert_int_equal(mb_fd_check_stream(wo, false), -EBADF);
         assert_int_equal(mb_fd_check_stream(9999, true), -EBADF);
         assert_int_equal(mb_fd_check_stream(-1, true), -EBADF);
+        /* O_PATH: F_GETFL says O_RDONLY, yet read() fails with EBADF. */
+        {
+                int po = open("/dev/null", O_PATH | O_CLOEXEC);
+                assert_true(po >= 0);
+                assert_int_equal(mb_fd_check_stream(po, false), -EBADF);
+                assert_int_equal(mb_fd_check_stream(po, true), -EBADF);
+                close(po);
+        }
         close(fds[0]);
         close(fds[1]);
         close(sv[0]);
