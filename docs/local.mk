@@ -9,7 +9,8 @@ dist_doc_DATA += \
 	docs/env.md \
 	docs/performance.md \
 	docs/plugin-guide.md \
-	docs/reliability.md
+	docs/reliability.md \
+	docs/reliability-fuzzing.md
 
 # Manual pages.
 dist_man_MANS += \

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -89,11 +90,13 @@ static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) 
 static int call_bounded(HookBus *b, sd_bus_message *m, sd_bus_message **ret_reply, sd_bus_error *error) {
         _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        const char *member = sd_bus_message_get_member(m);
         uint64_t deadline = now_usec() + b->timeout_usec;
+        char member[64];
         Pending p = {};
         int r;
 
+        /* A copy: sending seals m, which moves its header (and the member name in it). */
+        snprintf(member, sizeof(member), "%s", sd_bus_message_get_member(m) ?: "?");
         r = sd_bus_call_async(b->bus, &slot, m, on_reply, &p, b->timeout_usec);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "cannot call %s on %s: %s", member, bus_description(b),
@@ -102,7 +105,12 @@ static int call_bounded(HookBus *b, sd_bus_message *m, sd_bus_message **ret_repl
                 uint64_t now;
 
                 r = sd_bus_process(b->bus, NULL);
-                if (r < 0 && !p.done)
+                /* The reply may come with any return, 0 included: seen when
+                 * sd-bus's own timeout, due with ours, ran the callback with its
+                 * synthetic NoReply and sd_bus_process() returned 0. */
+                if (p.done)
+                        break;
+                if (r < 0)
                         return sd_bus_error_set_errnof(error, r, "lost the connection to %s: %s",
                                                        bus_description(b), strerror(-r));
                 if (r > 0)

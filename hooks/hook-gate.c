@@ -160,8 +160,10 @@ int main(int argc, char *argv[]) {
                 fprintf(stderr, "migbroker: out of memory reading the domain XML\n");
                 return 1;
         }
-        if (!could_hold_devices(xml, len))
+        if (!could_hold_devices(xml, len)) {
+                free(xml);
                 return 0;
+        }
         fd = memfd_of(xml, len);
         free(xml);
         if (fd < 0 || dup2(fd, STDIN_FILENO) < 0) {

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Runs every fuzz target built by 'make fuzz' for SECONDS each on a copy of
 # its seed corpus tests/fuzz/corpus/NAME/ (and tests/fuzz/NAME.dict when
-# present). Fails when a target finds a crash, a leak or a timeout; the
+# present; tests/fuzz/NAME.options adds libFuzzer flags, e.g. a longer
+# -timeout). Fails when a target finds a crash, a leak or a timeout; the
 # reproducer is left in BUILDDIR/tests/fuzz/artifacts/.
 #   tests/fuzz/run.sh SECONDS [BUILDDIR]
 set -eu
@@ -23,9 +24,17 @@ for bin in "$builddir"/tests/fuzz/fuzz-*; do
     set -- -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
         -artifact_prefix="$artifacts/$name-"
     [ -f "$here/$name.dict" ] && set -- "$@" -dict="$here/$name.dict"
+    if [ -f "$here/$name.options" ]; then
+        # shellcheck disable=SC2046
+        set -- "$@" $(grep -v '^#' "$here/$name.options")
+    fi
     echo "fuzz: $name for ${seconds}s, $(ls "$work" | wc -l) seeds"
     if "$bin" "$@" "$work" >"$artifacts/$name.log" 2>&1; then
-        echo "fuzz: $name ok: $(grep -E 'stat::number_of_executed_units' "$artifacts/$name.log" | awk '{print $2}') runs"
+        if grep -q "^fuzz-$name: SKIP: " "$artifacts/$name.log"; then
+            echo "fuzz: $name skipped: $(sed -n "s/^fuzz-$name: SKIP: //p" "$artifacts/$name.log" | head -n 1)"
+        else
+            echo "fuzz: $name ok: $(grep -E 'stat::number_of_executed_units' "$artifacts/$name.log" | awk '{print $2}') runs"
+        fi
     else
         status=1
         echo "fuzz: $name FAILED; see $artifacts/$name.log:"

@@ -196,7 +196,11 @@ mb_monitor_start() {
         local name=$1 count=$2 out=$3 bus before i=0
         eval "bus=\$MB_BUS_$name"
         before=$(mb_match_rules "$bus")
-        timeout 30 "$MB_CTL" --bus "$bus" --json monitor --count "$count" >"$out" 2>"$out.err" &
+        # --foreground: timeout then sends the monitor SIGTERM alone; its
+        # usual SIGCONT after it can land while a sanitizer build's monitor is
+        # in LeakSanitizer's exit-time check, which stops the process with
+        # SIGSTOP (ptrace): SIGCONT discards that stop and the check waits forever.
+        timeout --foreground 30 "$MB_CTL" --bus "$bus" --json monitor --count "$count" >"$out" 2>"$out.err" &
         MB_MONITOR_PID=$!
         MB_PIDS="$MB_PIDS $MB_MONITOR_PID"
         if [ "$before" = "-1" ]; then

@@ -178,6 +178,15 @@ static int run_op(MbWorker *w, const char *op, sd_bus_error *error, char *out, s
         return 0;
 }
 
+/* At the end the worker is killed, as the last unref would do, but reaped
+ * here: unref leaves a live worker to the event loop, which no longer runs. */
+static void kill_and_reap(sd_event *event, MbWorker *w) {
+        mb_worker_kill(w, NULL);
+        while (mb_worker_alive(w))
+                if (sd_event_run(event, UINT64_MAX) < 0)
+                        break;
+}
+
 int main(int argc, char *argv[]) {
         static const struct option options[] = {
                 { "plugin", required_argument, NULL, 'p' },
@@ -275,5 +284,6 @@ int main(int argc, char *argv[]) {
                         }
                 }
         }
+        kill_and_reap(event, w);
         return failed;
 }
