@@ -279,11 +279,11 @@ int domain_bus_stop(Manager *m, const char *uuid) {
                 b->pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
                 if (b->pidfd < 0) {
                         r = -errno;
-                        if (r != -ESRCH)
+                        if (r != -ESRCH) { /* ESRCH: it is gone already */
                                 log_warning_errno(r, "domain %s: cannot watch bus pid %d: %m; sending SIGTERM only",
                                                   uuid, (int) pid);
-                        if (r != -ESRCH)
                                 (void) kill(pid, SIGTERM);
+                        }
                         stopping_bus_free(b);
                 } else {
                         kill_stopping(m, uuid);
