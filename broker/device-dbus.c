@@ -202,7 +202,7 @@ static int parse_options(sd_bus_message *m, const char *const *allowed, StreamOp
 
         o->format = MB_STREAM_FORMAT_FRAMED;
         o->max_bytes = 0;
-        o->zero_copy = false;
+        o->zero_copy = true;
         o->vmstate_id[0] = '\0';
         r = sd_bus_message_enter_container(m, 'a', "{sv}");
         if (r < 0)

@@ -148,8 +148,9 @@ static int stream_call(Transfer *t, const char *member, int fd, const char *form
                 if (r < 0)
                         return r;
         }
-        if (t->zero_copy) {
-                r = sd_bus_message_append(m, "{sv}", "zero-copy", "b", 1);
+        if (strcmp(member, "SaveTo") == 0 && !t->zero_copy) {
+                /* Zero-copy is the broker's default. */
+                r = sd_bus_message_append(m, "{sv}", "zero-copy", "b", 0);
                 if (r < 0)
                         return r;
         }
@@ -263,11 +264,12 @@ static void partial_unlinkp(char **path) {
 }
 
 int ctl_save_main(int argc, char *argv[]) {
-        enum { ARG_FORMAT = 1, ARG_ROUNDS, ARG_NO_PRECOPY, ARG_MAX_BYTES, ARG_NO_PROGRESS, ARG_ZERO_COPY };
+        enum { ARG_FORMAT = 1, ARG_ROUNDS, ARG_NO_PRECOPY, ARG_MAX_BYTES, ARG_NO_PROGRESS, ARG_ZERO_COPY, ARG_NO_ZERO_COPY };
         static const struct option options[] = {
                 CTL_COMMON_OPTIONS,
                 { "output", required_argument, NULL, 'o' },
                 { "zero-copy", no_argument, NULL, ARG_ZERO_COPY },
+                { "no-zero-copy", no_argument, NULL, ARG_NO_ZERO_COPY },
                 { "format", required_argument, NULL, ARG_FORMAT },
                 { "precopy-rounds", required_argument, NULL, ARG_ROUNDS },
                 { "no-precopy", no_argument, NULL, ARG_NO_PRECOPY },
@@ -287,7 +289,7 @@ int ctl_save_main(int argc, char *argv[]) {
         bool no_progress = false, precopy;
         uint64_t max_bytes = 0, stopcopy_bytes = 0, max_bytes_tmp = 0;
         double t0, t_stop = 0, t_end;
-        Transfer t = { .user_fd = -1, .call_error = SD_BUS_ERROR_NULL };
+        Transfer t = { .user_fd = -1, .call_error = SD_BUS_ERROR_NULL, .zero_copy = true };
         CtlOptions o;
         int c, r, fd;
 
@@ -308,6 +310,7 @@ int ctl_save_main(int argc, char *argv[]) {
                         break;
                 case ARG_NO_PROGRESS: no_progress = true; break;
                 case ARG_ZERO_COPY: t.zero_copy = true; break;
+                case ARG_NO_ZERO_COPY: t.zero_copy = false; break;
                 case CTL_ARG_HELP:
                         printf("Usage: migbrokerctl save BDF -o FILE|- [OPTIONS]\n\n"
                                "Save an open device's migration state: pre-copy rounds while it runs (when the\n"
@@ -318,9 +321,8 @@ int ctl_save_main(int argc, char *argv[]) {
                                "                          less than 1 MiB is pending)\n"
                                "  --no-precopy            go straight to stop-copy\n"
                                "  --max-bytes N           cap on the bytes of one call (raw format: one round)\n"
-                               "  --zero-copy             with -o - into a pipe: the worker maps its buffers into\n"
-                               "                          the pipe (vmsplice) instead of copying; whoever reads the\n"
-                               "                          pipe must read() it, not splice() it onward\n"
+                               "  --no-zero-copy          with -o - into a pipe: copy the records into it instead of\n"
+                               "                          handing the worker's pages to it (vmsplice, the default)\n"
                                "  --no-progress           no progress bar even on a terminal\n" CTL_COMMON_HELP,
                                DEFAULT_ROUNDS);
                         return CTL_EXIT_OK;

@@ -3,6 +3,7 @@
 pkglibexec_PROGRAMS += worker/migbroker-worker
 worker_migbroker_worker_SOURCES = \
 	worker/worker-main.c \
+	worker/gift-pages.c worker/gift-pages.h \
 	worker/worker-proto.h \
 	worker/worker-plugin.c worker/worker-plugin.h \
 	worker/worker-privs.c worker/worker-privs.h \

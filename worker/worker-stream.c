@@ -4,11 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
 
 #include "error.h"
 #include "fd-util.h"
+#include "gift-pages.h"
 #include "log.h"
 #include "worker-proto.h"
 #include "worker-stream.h"
@@ -71,32 +71,6 @@ static int fd_error(const MbWorkerStreamCtx *ctx, int r, const char *what, int s
         }
 }
 
-static void splice_ring_unmap(MbSpliceRing *ring) {
-        if (ring->base)
-                (void) munmap(ring->base, ring->len);
-        *ring = (MbSpliceRing) {};
-}
-
-/* A ring for a pipe holding pipe_size bytes: one slot more than it holds. */
-static int splice_ring_map(MbSpliceRing *ring, int pipe_size) {
-        unsigned n = (unsigned) (((size_t) pipe_size + MB_WORKER_CHUNK - 1) / MB_WORKER_CHUNK) + 1;
-        void *p;
-
-        n = MB_MAX(n, 2u);
-        p = mmap(NULL, (size_t) n * MB_WORKER_CHUNK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (p == MAP_FAILED)
-                return -errno;
-        *ring = (MbSpliceRing) { .base = p, .len = (size_t) n * MB_WORKER_CHUNK, .n_slots = n };
-        return 0;
-}
-
-static uint8_t *splice_ring_next(MbSpliceRing *ring) {
-        uint8_t *slot = ring->base + (size_t) ring->next * MB_WORKER_CHUNK;
-
-        ring->next = (ring->next + 1) % ring->n_slots;
-        return slot;
-}
-
 void mb_save_session_reset(MbSaveSession *s) {
         free(s->buf);
         memset(s, 0, sizeof(*s));
@@ -129,7 +103,8 @@ int mb_worker_save(const MbWorkerStreamCtx *ctx, MbSaveSession *s, int fd, MbStr
         MbFdWaitPolicy wp = { .stall_ms = stall_ms, .heartbeat = heartbeat, .userdata = &prog };
         uint64_t payload = 0, records = 0, budget = UINT64_MAX, first_pending = 0;
         uint32_t chunk = format == MB_STREAM_FORMAT_FRAMED ? MB_WORKER_FRAMED_CHUNK : MB_WORKER_CHUNK;
-        _cleanup_(splice_ring_unmap) MbSpliceRing ring = {};
+        _cleanup_(mb_gift_pages_unmap) MbGiftPages gift = {};
+        bool zero_copy = false;
         int pipe_size, r;
 
         *ret = (MbSaveResult) {};
@@ -155,12 +130,15 @@ int mb_worker_save(const MbWorkerStreamCtx *ctx, MbSaveSession *s, int fd, MbStr
         }
 
         pipe_size = mb_fd_grow_pipe(fd, PIPE_TARGET);
-        /* Zero-copy only into a pipe; other fds get plain writes. */
+        /* Zero-copy only into a pipe, and only with huge pages (gift-pages.h);
+         * otherwise records are copied from the session's buffer. */
         if ((flags & MB_WORKER_SAVE_ZERO_COPY) && pipe_size > 0) {
-                r = splice_ring_map(&ring, pipe_size);
-                if (r < 0)
+                r = mb_gift_pages_map(&gift, MB_WORKER_CHUNK);
+                if (r < 0 && r != -EOPNOTSUPP)
                         return fail(ctx, r, "cannot map the zero-copy buffers: %s", strerror(-r));
-        } else if (!s->buf && posix_memalign((void **) &s->buf, 4096, MB_WORKER_CHUNK) != 0) {
+                zero_copy = r >= 0;
+        }
+        if (!zero_copy && !s->buf && posix_memalign((void **) &s->buf, 4096, MB_WORKER_CHUNK) != 0) {
                 /* The copy buffer, allocated once a call of the session copies. */
                 s->buf = NULL;
                 return fail(ctx, -ENOMEM, "out of memory");
@@ -216,10 +194,17 @@ int mb_worker_save(const MbWorkerStreamCtx *ctx, MbSaveSession *s, int fd, MbStr
                         uint32_t sz = (uint32_t) MB_MIN(left, (uint64_t) chunk);
                         bool framed = format == MB_STREAM_FORMAT_FRAMED;
                         uint8_t rec_local[MB_STREAM_RECORD_HDR_LEN];
-                        /* Zero-copy: header and payload side by side in a ring slot. */
-                        uint8_t *slot = ring.base ? splice_ring_next(&ring) : NULL;
-                        uint8_t *rec = slot ?: rec_local;
-                        uint8_t *data = slot ? slot + (framed ? MB_STREAM_RECORD_HDR_LEN : 0) : s->buf;
+                        /* Zero-copy: header and payload side by side in a slot of gift pages. */
+                        uint8_t *slot = NULL, *rec, *data;
+                        bool splice = false;
+
+                        if (zero_copy) {
+                                r = mb_gift_pages_next(&gift, &slot, &splice);
+                                if (r < 0)
+                                        return fail(ctx, r, "cannot renew the zero-copy buffers: %s", strerror(-r));
+                        }
+                        rec = slot ?: rec_local;
+                        data = slot ? slot + (framed ? MB_STREAM_RECORD_HDR_LEN : 0) : s->buf;
 
                         r = ctx->plugin->ops->save(ctx->handle, data, sz);
                         if (r != 0)
@@ -227,7 +212,9 @@ int mb_worker_save(const MbWorkerStreamCtx *ctx, MbSaveSession *s, int fd, MbStr
                                             r < 0 ? strerror(-r) : "positive return", r);
                         if (framed)
                                 mb_stream_record_header_encode(rec, s->next_idx, 0, data, sz);
-                        if (slot) {
+                        if (splice) {
+                                /* From here on the slot's bytes belong to the pipe: never written again. */
+                                mb_gift_pages_spliced(&gift);
                                 r = mb_fd_vmsplice_all(fd, slot, (framed ? MB_STREAM_RECORD_HDR_LEN : 0) + sz, &wp);
                         } else {
                                 struct iovec iov[2];

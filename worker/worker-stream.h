@@ -31,18 +31,6 @@ typedef struct MbSaveSession {
         uint8_t *buf;                      /* MB_WORKER_CHUNK bytes */
 } MbSaveSession;
 
-/* Zero-copy: records are built in a ring of MB_WORKER_CHUNK slots mapped for
- * one save call and vmspliced into the pipe, which then holds references to
- * the slots' pages. A slot is reused only once the pipe cannot hold any of
- * its pages any more (the ring has one slot more than the pipe holds), and
- * the ring is unmapped, never reused, when the call returns: the pipe keeps
- * what it still references. */
-typedef struct MbSpliceRing {
-        uint8_t *base;
-        size_t len;
-        unsigned n_slots, next;
-} MbSpliceRing;
-
 typedef struct MbLoadSession {
         bool active;
         MbStreamFormat format;

@@ -14,7 +14,7 @@ FUZZ_TARGETS = \
 
 # The worker's object and data path with what they use of common/, and the
 # testing plugin (its ops are called in process, not dlopen()ed).
-FUZZ_WORKER_SRCS = worker/worker-server.c,worker/worker-stream.c,worker/worker-plugin.c,common/stream.c,common/crc32c.c,common/fd-util.c,common/error.c,common/log.c
+FUZZ_WORKER_SRCS = worker/worker-server.c,worker/worker-stream.c,worker/gift-pages.c,worker/worker-plugin.c,common/stream.c,common/crc32c.c,common/fd-util.c,common/error.c,common/log.c
 FUZZ_TESTING_PLUGIN_SRCS = plugins/testing/testing-plugin.c,plugins/testing/testing-args.c,plugins/testing/testing-fault.c,plugins/simdev/simdev-function.c,plugins/simdev/simdev-stream.c,plugins/simdev/simdev-bitmap.c,plugins/simdev/simdev-parse.c
 
 FUZZ_SECONDS = 60

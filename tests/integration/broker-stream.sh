@@ -98,18 +98,28 @@ mb_expect_eq "raw: destination digest" "$(mb_hash "$MB_AGENT_PORT_B" $F2)" "$SRC
 [ "$SRC2" != "$SRC1" ] || mb_fail "F1 and F2 have the same content"
 mb_log "raw: digests equal ($SRC2)"
 
-# --- zero-copy: A's F1 again, vmspliced into a pipe that B's worker reads ------------------
-mb_expect A ok set-state $F1 running
-mb_expect B ok set-state $F1 stop
-( mb_ctl A save $F1 -o - --zero-copy --no-precopy; echo $? >"$MB_TMP/zc-save.rc" ) |
-        tee "$MB_TMP/zero-copy" | mb_ctl B load $F1 -i - || mb_fail "zero-copy load failed"
-mb_expect_eq "zero-copy save" "$(cat "$MB_TMP/zc-save.rc")" 0
-$TOOL "$MB_TMP/zero-copy" info >/dev/null || mb_fail "the zero-copy stream is not a valid framed stream"
-mb_expect_prop B $F1 State running
-SRCZ=$(mb_hash "$MB_AGENT_PORT_A" $F1)
-mb_expect_eq "zero-copy: destination digest" "$(mb_hash "$MB_AGENT_PORT_B" $F1)" "$SRCZ"
-[ "$SRCZ" != "$SRC1" ] || mb_fail "zero-copy: A's F1 did not change while it ran again"
-mb_log "zero-copy: digests equal ($SRCZ)"
+# --- zero-copy (the default into a pipe): A's F1 again, its worker's pages straight into -----
+# --- the pipe that B's worker reads; then the same with --no-zero-copy through tee(1) ----
+PREV=$SRC1
+for mode in zero-copy no-zero-copy; do
+        mb_expect A ok set-state $F1 running
+        mb_expect B ok set-state $F1 stop
+        if [ $mode = zero-copy ]; then
+                ( mb_ctl A save $F1 -o - --no-precopy; echo $? >"$MB_TMP/$mode-save.rc" ) |
+                        mb_ctl B load $F1 -i - || mb_fail "$mode: load failed"
+        else
+                ( mb_ctl A save $F1 -o - --no-zero-copy --no-precopy; echo $? >"$MB_TMP/$mode-save.rc" ) |
+                        tee "$MB_TMP/$mode" | mb_ctl B load $F1 -i - || mb_fail "$mode: load failed"
+                $TOOL "$MB_TMP/$mode" info >/dev/null || mb_fail "$mode: not a valid framed stream"
+        fi
+        mb_expect_eq "$mode: save" "$(cat "$MB_TMP/$mode-save.rc")" 0
+        mb_expect_prop B $F1 State running
+        SRCZ=$(mb_hash "$MB_AGENT_PORT_A" $F1)
+        mb_expect_eq "$mode: destination digest" "$(mb_hash "$MB_AGENT_PORT_B" $F1)" "$SRCZ"
+        [ "$SRCZ" != "$PREV" ] || mb_fail "$mode: A's F1 did not change while it ran again"
+        mb_log "$mode: digests equal ($SRCZ)"
+        PREV=$SRCZ
+done
 
 # --- damaged streams ----------------------------------------------------------------------
 MID=$((RECORDS / 2))
