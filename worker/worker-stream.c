@@ -19,6 +19,8 @@ _Static_assert(MB_WORKER_FRAMED_CHUNK + MB_STREAM_RECORD_HDR_LEN == MB_WORKER_CH
 /* Big enough for a 1 MiB chunk in flight plus headroom. */
 #define PIPE_TARGET (4u * 1024 * 1024)
 #define PROGRESS_INTERVAL_NS (50u * 1000 * 1000)
+/* Rounds smaller than this are copied even when zero-copy is asked. */
+#define MB_GIFT_MIN_BYTES (2u * MB_WORKER_CHUNK)
 
 typedef struct Progress {
         const MbWorkerStreamCtx *ctx;
@@ -97,6 +99,30 @@ static int plugin_pending(const MbWorkerStreamCtx *ctx, uint64_t *pending) {
         return 0;
 }
 
+/* Where the records of a save call are built: gift pages (zero-copy) when
+ * asked and the round is big enough for a huge page to pay (a huge page
+ * fault zeroes 2 MiB and may compact memory first, more than copying a
+ * small state costs: QEMU's dbus-vmstate Save is at most 1 MiB and sits in
+ * the downtime), else the session's copy buffer. */
+static int save_buffers(const MbWorkerStreamCtx *ctx, MbSaveSession *s, bool zero_copy_wanted, uint64_t round,
+                        MbGiftPages *gift, bool *zero_copy) {
+        int r;
+
+        *zero_copy = false;
+        if (zero_copy_wanted && round >= MB_GIFT_MIN_BYTES) {
+                r = mb_gift_pages_map(gift, MB_WORKER_CHUNK);
+                if (r < 0 && r != -EOPNOTSUPP)
+                        return fail(ctx, r, "cannot map the zero-copy buffers: %s", strerror(-r));
+                *zero_copy = r >= 0;
+        }
+        if (!*zero_copy && !s->buf && posix_memalign((void **) &s->buf, 4096, MB_WORKER_CHUNK) != 0) {
+                /* The copy buffer, allocated once a call of the session copies. */
+                s->buf = NULL;
+                return fail(ctx, -ENOMEM, "out of memory");
+        }
+        return 0;
+}
+
 int mb_worker_save(const MbWorkerStreamCtx *ctx, MbSaveSession *s, int fd, MbStreamFormat format,
                    uint64_t max_bytes, uint32_t flags, int stall_ms, MbSaveResult *ret) {
         Progress prog = { .ctx = ctx, .last_ns = now_ns() };
@@ -104,7 +130,7 @@ int mb_worker_save(const MbWorkerStreamCtx *ctx, MbSaveSession *s, int fd, MbStr
         uint64_t payload = 0, records = 0, budget = UINT64_MAX, first_pending = 0;
         uint32_t chunk = format == MB_STREAM_FORMAT_FRAMED ? MB_WORKER_FRAMED_CHUNK : MB_WORKER_CHUNK;
         _cleanup_(mb_gift_pages_unmap) MbGiftPages gift = {};
-        bool zero_copy = false;
+        bool zero_copy_wanted, zero_copy = false, buffers = false;
         int pipe_size, r;
 
         *ret = (MbSaveResult) {};
@@ -130,19 +156,8 @@ int mb_worker_save(const MbWorkerStreamCtx *ctx, MbSaveSession *s, int fd, MbStr
         }
 
         pipe_size = mb_fd_grow_pipe(fd, PIPE_TARGET);
-        /* Zero-copy only into a pipe, and only with huge pages (gift-pages.h);
-         * otherwise records are copied from the session's buffer. */
-        if ((flags & MB_WORKER_SAVE_ZERO_COPY) && pipe_size > 0) {
-                r = mb_gift_pages_map(&gift, MB_WORKER_CHUNK);
-                if (r < 0 && r != -EOPNOTSUPP)
-                        return fail(ctx, r, "cannot map the zero-copy buffers: %s", strerror(-r));
-                zero_copy = r >= 0;
-        }
-        if (!zero_copy && !s->buf && posix_memalign((void **) &s->buf, 4096, MB_WORKER_CHUNK) != 0) {
-                /* The copy buffer, allocated once a call of the session copies. */
-                s->buf = NULL;
-                return fail(ctx, -ENOMEM, "out of memory");
-        }
+        /* Zero-copy only into a pipe; decided at the first record (save_buffers). */
+        zero_copy_wanted = (flags & MB_WORKER_SAVE_ZERO_COPY) && pipe_size > 0;
 
         if ((flags & MB_WORKER_SAVE_BEGIN) && format == MB_STREAM_FORMAT_FRAMED) {
                 uint8_t hdr[MB_STREAM_HEADER_MAX];
@@ -198,6 +213,12 @@ int mb_worker_save(const MbWorkerStreamCtx *ctx, MbSaveSession *s, int fd, MbStr
                         uint8_t *slot = NULL, *rec, *data;
                         bool splice = false;
 
+                        if (!buffers) {
+                                r = save_buffers(ctx, s, zero_copy_wanted, round, &gift, &zero_copy);
+                                if (r < 0)
+                                        return r;
+                                buffers = true;
+                        }
                         if (zero_copy) {
                                 r = mb_gift_pages_next(&gift, &slot, &splice);
                                 if (r < 0)
