@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,6 +127,14 @@ int main(int argc, char *argv[]) {
                 }
                 mb_log_set_level(r);
         }
+        /* A dbus-vmstate Save or Load moves a state of up to 1 MiB through
+         * buffers of its size (the data read, the reply) inside QEMU's
+         * downtime. Keep such buffers in the heap and the heap's top when
+         * they are freed, so the next one does not fault in fresh pages
+         * (about 0.3 ms per MiB here). The broker keeps up to 8 MiB of freed
+         * heap for it. */
+        if (mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024) == 0 || mallopt(M_TRIM_THRESHOLD, 8 * 1024 * 1024) == 0)
+                log_debug("mallopt() refused the heap thresholds");
         cfg.policy_path = (char *) env_or(cfg.policy_path, "MIGBROKER_POLICY");
         cfg.sysfs_root = (char *) env_or(cfg.sysfs_root, "MIGBROKER_SYSFS_ROOT");
         cfg.plugin_dir = (char *) env_or(cfg.plugin_dir, "MIGBROKER_PLUGIN_DIR");

@@ -698,10 +698,14 @@ static void v1_done(DeviceOp *op) {
         }
         enter_state(d, op->target);
         if (mb_state_is_saving(op->target)) {
-                OP_CALL(op, pending_after_transition, false, "UpdatePending", NULL);
-                return;
+                /* Refreshed here, or by the SaveTo the caller sends next. */
+                if (!op->no_pending_refresh) {
+                        OP_CALL(op, pending_after_transition, false, "UpdatePending", NULL);
+                        return;
+                }
+        } else {
+                device_set_pending(d, 0);
         }
-        device_set_pending(d, 0);
         device_op_finish(op, 0, NULL);
 }
 
@@ -741,14 +745,20 @@ static int set_state_start(DeviceOp *op, sd_bus_error *error) {
         return 0;
 }
 
-int device_set_target_state(Device *d, MbState target, DeviceOpDone done, void *ud, sd_bus_error *error) {
+int device_set_target_state_full(Device *d, MbState target, unsigned flags, DeviceOpDone done, void *ud,
+                                 sd_bus_error *error) {
         DeviceOp *op;
 
         if (target == MB_STATE_ERROR)
                 return mb_bus_error_setf(error, -MB_EINVALIDTRANSITION, "the error state cannot be requested");
         op = device_op_new(d, "SetState", set_state_start, done, ud);
         op->target = target;
+        op->no_pending_refresh = flags & DEVICE_STATE_NO_PENDING_REFRESH;
         return device_op_enqueue(op, error);
+}
+
+int device_set_target_state(Device *d, MbState target, DeviceOpDone done, void *ud, sd_bus_error *error) {
+        return device_set_target_state_full(d, target, 0, done, ud, error);
 }
 
 /* ---- Open / Reset ----------------------------------------------------------- */

@@ -59,6 +59,7 @@ struct DeviceOp {
         int format;              /* MbStreamFormat */
         uint64_t max_bytes;
         bool zero_copy;          /* SaveTo: vmsplice into the caller's pipe */
+        bool no_pending_refresh; /* SetState: DEVICE_STATE_NO_PENDING_REFRESH */
         int step;
         bool is_reset;           /* Open steps run for Reset: failure leaves error */
         bool v1_reset_tried;     /* Reset: set_state(RUNNING) was issued to a plugin in v1 error */
@@ -147,6 +148,12 @@ int device_open(Device *d, const char *owner, const char *vmstate_id, DeviceOpDo
                 sd_bus_error *error);
 int device_close(Device *d, const char *owner, DeviceOpDone done, void *ud, sd_bus_error *error);
 int device_set_target_state(Device *d, MbState target, DeviceOpDone done, void *ud, sd_bus_error *error);
+/* DEVICE_STATE_NO_PENDING_REFRESH: entering pre-copy or stop-copy, skip the
+ * UpdatePending that refreshes PendingBytes, for a caller whose SaveTo
+ * follows at once (and refreshes it). */
+enum { DEVICE_STATE_NO_PENDING_REFRESH = 1 << 0 };
+int device_set_target_state_full(Device *d, MbState target, unsigned flags, DeviceOpDone done, void *ud,
+                                 sd_bus_error *error);
 int device_reset(Device *d, DeviceOpDone done, void *ud, sd_bus_error *error);
 int device_refresh_pending(Device *d, DeviceOpDone done, void *ud, sd_bus_error *error);
 int device_save_to(Device *d, int fd, int format, uint64_t max_bytes, bool zero_copy, DeviceOpDone done, void *ud,

@@ -76,6 +76,21 @@ static void reply_errorf(Vmstate *v, int r, const char *fmt, ...) {
         reply_error(v, r, &e);
 }
 
+/* The data pipe between us and the worker, big enough for a whole state
+ * with its framing, so neither side waits for the other to make room (each
+ * wait is a wakeup in the downtime). Only root may grow a pipe past
+ * /proc/sys/fs/pipe-max-size: otherwise it stays smaller, which only costs
+ * more wakeups. */
+#define VMSTATE_PIPE_SIZE (2u * MB_VMSTATE_MAX)
+
+static int vmstate_pipe(int p[2]) {
+        if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+                return -errno;
+        if (fcntl(p[1], F_SETPIPE_SZ, (int) VMSTATE_PIPE_SIZE) < 0)
+                log_debug("dbus-vmstate: cannot grow the data pipe to %u bytes: %m", VMSTATE_PIPE_SIZE);
+        return 0;
+}
+
 /* ---- Save --------------------------------------------------------------- */
 
 static void save_maybe_done(Vmstate *v) {
@@ -163,8 +178,9 @@ static void on_stop_copy(DeviceOp *op, int r, const sd_bus_error *e, void *userd
                 reply_error(v, r, e);
                 return;
         }
-        if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0) {
-                reply_errorf(v, -errno, "cannot create a pipe: %m");
+        r = vmstate_pipe(p);
+        if (r < 0) {
+                reply_errorf(v, r, "cannot create a pipe: %s", strerror(-r));
                 return;
         }
         v->fd = p[0];
@@ -188,8 +204,10 @@ static int method_save(sd_bus_message *m, void *userdata, sd_bus_error *error) {
                 return mb_bus_error_setf(error, -MB_ENOTOPEN, "%s has no open session", d->bdf);
         v->call = sd_bus_message_ref(m);
         log_dev_info(d->bdf, "dbus-vmstate: QEMU saves the state (id %s)", v->id);
-        /* A full stop-copy: one framed stream, end record included. */
-        r = device_set_target_state(d, MB_STATE_STOP_COPY, on_stop_copy, v, error);
+        /* A full stop-copy: one framed stream, end record included. The
+         * SaveTo right after it reports what is pending: no separate refresh. */
+        r = device_set_target_state_full(d, MB_STATE_STOP_COPY, DEVICE_STATE_NO_PENDING_REFRESH, on_stop_copy, v,
+                                         error);
         if (r < 0) {
                 v->call = sd_bus_message_unref(v->call);
                 return r;
@@ -277,8 +295,9 @@ static void on_resuming(DeviceOp *op, int r, const sd_bus_error *e, void *userda
                 reply_error(v, r, e);
                 return;
         }
-        if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0) {
-                reply_errorf(v, -errno, "cannot create a pipe: %m");
+        r = vmstate_pipe(p);
+        if (r < 0) {
+                reply_errorf(v, r, "cannot create a pipe: %s", strerror(-r));
                 return;
         }
         v->fd = p[1];
