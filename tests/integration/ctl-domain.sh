@@ -6,7 +6,8 @@
 # /dev/kvm masked, migbroker-hook linked into hooks/qemu.d) running libvirtd;
 # migbrokerd outside it on that system bus, its runtime dir under $MB_TMP
 # (the policy's settings.runtime-dir, which migbrokerctl reads); simdev
-# functions 0000:8c:00.1 and .2 on one simulated agent.
+# functions 0000:8c:00.1 and .2 on one simulated agent. The host is set up
+# by libvirt-host.sh.
 #
 #   1. a defined TCG domain: show (nothing), enable (metadata and
 #      <qemu:commandline> dbus-vmstate object in the persistent XML, libvirt
@@ -29,13 +30,9 @@
 # by PID at exit (also on failure); the namespace's mounts go with it.
 # MB_KEEP_TMP=1 keeps the logs.
 . "$MB_SRCDIR/tests/integration/lib.sh"
+. "$MB_SRCDIR/tests/integration/libvirt-host.sh"
 set -e
-[ "$(id -u)" = 0 ] || mb_skip "needs root (libvirtd, mount namespaces)"
-for t in libvirtd virsh unshare nsenter dbus-daemon qemu-system-x86_64 python3; do
-        command -v "$t" >/dev/null || mb_skip "$t is not installed"
-done
-qemu-system-x86_64 -object help 2>/dev/null | grep -q dbus-vmstate || mb_skip "this QEMU has no dbus-vmstate"
-getent passwd libvirt-qemu >/dev/null || mb_skip "no libvirt-qemu user"
+lh_require
 MB_HOOK="$MB_BUILDDIR/hooks/migbroker-hook-gate" # what libvirtd runs; it runs migbroker-hook
 mb_require_built "$MB_BROKER" "$MB_WORKER" "$MB_CTL" "$MB_SIMAGENT" "$MB_SIMDEV_SO" "$MB_HOOK"
 unset LIBVIRT_DEFAULT_URI DBUS_SYSTEM_BUS_ADDRESS MIGBROKER_RUNTIME_DIR
@@ -52,50 +49,19 @@ BUS_PATH="$RUN/domain/$UUID/bus"
 OBJ1="dbus-vmstate,id=migbroker,addr=unix:path=$BUS_PATH,id-list=mb-nic0"
 OBJ2="dbus-vmstate,id=migbroker,addr=unix:path=$BUS_PATH,id-list=mb-nic0,,mb-nic1"
 
-# ---- cleanup: every process of the namespace, by PID --------------------------
-HOLDER="" NS=""
-ns_pids() {
-        local p
-        [ -n "$NS" ] || return 0
-        for p in /proc/[0-9]*; do
-                [ "$(readlink "$p/ns/mnt" 2>/dev/null)" = "$NS" ] && echo "${p#/proc/}"
-        done
-}
+# ---- cleanup: every process of the host, by PID (libvirt-host.sh) ------------
 ctl_domain_cleanup() {
-        local rc=$? alive round f
+        local rc=$?
         set +e
         trap - EXIT
-        if [ -n "$HOLDER" ] && kill -0 "$HOLDER" 2>/dev/null; then
-                nsenter -t "$HOLDER" -m virsh -c qemu:///system destroy "$NAME" >/dev/null 2>&1
-                nsenter -t "$HOLDER" -m virsh -c qemu:///system undefine "$NAME" >/dev/null 2>&1
-        fi
-        if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then
-                for f in "$R"/log-libvirt/qemu/*.log "$R"/log-libvirt/libvirtd.log; do
-                        [ -f "$f" ] && { echo "---- $f (last 30 lines)" >&2; tail -n 30 "$f" >&2; }
-                done
-        fi
-        # libvirtd may still spawn one while it dies: look again each round;
-        # SIGTERM for 5 s, then SIGKILL.
-        for round in $(seq 70); do
-                alive=$(ns_pids | tr '\n' ' ')
-                [ -n "${alive// /}" ] || break
-                if [ "$round" -le 50 ]; then
-                        # shellcheck disable=SC2086
-                        kill $alive 2>/dev/null
-                else
-                        [ "$round" != 51 ] || echo "# still alive 5 s after SIGTERM, killed: $alive" >&2
-                        # shellcheck disable=SC2086
-                        kill -KILL $alive 2>/dev/null
-                fi
-                sleep 0.1
-        done
+        lh_cleanup "$rc" "$NAME"
         (exit "$rc")
         mb_cleanup
 }
 trap ctl_domain_cleanup EXIT
 
-in_host() { nsenter -t "$HOLDER" -m "$@"; }
-V() { in_host virsh -c qemu:///system "$@"; }
+in_host() { lh_in host "$@"; }
+V() { lh_virsh host "$@"; }
 # ctl ARGS...: migbrokerctl in the namespace, with the defaults (qemu:///system,
 # the system bus) and the test's policy
 ctl() { in_host env MIGBROKER_POLICY="$R/policy.yaml" "$MB_CTL" "$@"; }
@@ -107,51 +73,8 @@ expect_in() { # FILE TEXT
 
 # ---- the host -----------------------------------------------------------------
 mb_start_agent A --function "$BDF1" --function "$BDF2" --state-size 64K --seed 5
-mkdir -p "$R"/{dbus,run-libvirt,log-libvirt/qemu} "$RUN"
-chmod 755 "$R" "$R"/{dbus,run-libvirt} "$RUN"
-cp -a /etc/libvirt "$R/etc-libvirt"
-cp -a /var/lib/libvirt "$R/lib-libvirt"
-cp -a /var/cache/libvirt "$R/cache-libvirt"
-rm -f "$R"/cache-libvirt/qemu/capabilities/*.xml
-rm -f "$R"/etc-libvirt/qemu/*.xml "$R"/etc-libvirt/qemu/autostart/* "$R"/etc-libvirt/qemu/networks/autostart/*
-rm -rf "$R/etc-libvirt/hooks"
-mkdir -p "$R/etc-libvirt/hooks/qemu.d"
-ln -s "$MB_HOOK" "$R/etc-libvirt/hooks/qemu.d/50-migbroker"
-cat >>"$R/etc-libvirt/libvirtd.conf" <<EOC
-
-# migbroker ctl-domain test host
-host_uuid = "5a3d5e12-7a0e-4c9b-9f1a-0a0a0a0a0c0d"
-log_outputs = "3:file:/var/log/libvirt/libvirtd.log"
-EOC
-cat >>"$R/etc-libvirt/qemu.conf" <<EOC
-
-# migbroker ctl-domain test host
-stdio_handler = "file"
-cgroup_controllers = [ ]
-namespaces = [ ]
-EOC
-cat >"$R/system-bus.conf" <<EOC
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path=/run/dbus/system_bus_socket</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow own="*"/>
-    <allow send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_type="method_return"/>
-    <allow send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="signal"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-  </policy>
-</busconfig>
-EOC
-install -m 600 /dev/null "$MB_TMP/no-kvm"
+mkdir -p "$R" "$RUN"
+chmod 755 "$RUN"
 mb_fake_pci "$MB_TMP/sysfs" "$BDF1" 0x1af4 0x1041
 mb_fake_pci "$MB_TMP/sysfs" "$BDF2" 0x1af4 0x1041
 cat >"$R/policy.yaml" <<EOP
@@ -171,29 +94,9 @@ devices:
 EOP
 chmod 644 "$R/policy.yaml"
 
-unshare --mount --propagation private sleep infinity &
-HOLDER=$!
-for _ in $(seq 100); do
-        [ "$(readlink /proc/$HOLDER/ns/mnt)" != "$(readlink /proc/self/ns/mnt)" ] && break
-        sleep 0.02
-done
-[ "$(readlink /proc/$HOLDER/ns/mnt)" != "$(readlink /proc/self/ns/mnt)" ] || mb_fail "no namespace"
-NS=$(readlink /proc/$HOLDER/ns/mnt)
-in_host sh -e -c "
-        mount --bind '$R/dbus' /run/dbus
-        mount --bind '$R/etc-libvirt' /etc/libvirt
-        mount --bind '$R/run-libvirt' /run/libvirt
-        mount --bind '$R/lib-libvirt' /var/lib/libvirt
-        mount --bind '$R/cache-libvirt' /var/cache/libvirt
-        mount --bind '$R/log-libvirt' /var/log/libvirt
-        if [ -e /dev/kvm ]; then mount --bind '$MB_TMP/no-kvm' /dev/kvm; fi"
-in_host dbus-daemon --config-file="$R/system-bus.conf" --nofork --nopidfile >"$MB_TMP/sysbus.log" 2>&1 &
-for _ in $(seq 100); do [ -S "$R/dbus/system_bus_socket" ] && break; sleep 0.05; done
-[ -S "$R/dbus/system_bus_socket" ] || mb_fail "the system bus did not start"
-SYSBUS="unix:path=$R/dbus/system_bus_socket"
-in_host libvirtd -d -p "$R/libvirtd.pid"
-for _ in $(seq 240); do V list >/dev/null 2>&1 && break; sleep 0.5; done
-V list >/dev/null 2>&1 || mb_fail "libvirtd did not come up"
+lh_start host 5a3d5e12-7a0e-4c9b-9f1a-0a0a0a0a0c0d "$MB_HOOK"
+lh_wait host
+SYSBUS=$MB_BUS_host
 
 # The broker, outside the namespace, on its system bus; no libvirt connection.
 MIGBROKER_WORKER="$MB_WORKER" "$MB_BROKER" --bus "$SYSBUS" --policy "$R/policy.yaml" --sysfs-root "$MB_TMP/sysfs" \

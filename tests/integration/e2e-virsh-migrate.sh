@@ -5,11 +5,9 @@
 # domain's metadata with vmstate-id mb-nic0) is reached by QEMU's dbus-vmstate
 # object on the broker's per-domain bus /run/migbroker/domain/<uuid>/bus.
 #
-# Each host is a private mount namespace (held by `sleep infinity`) with its
-# own /run/dbus (a system bus of its own), /etc/libvirt (copy: host_uuid, the
-# hook linked as hooks/qemu.d/50-migbroker), /run/libvirt, /var/lib/libvirt,
-# /var/cache/libvirt (one copy shared by both), /var/log/libvirt,
-# /run/migbroker, and /dev/kvm masked (see below); in it run
+# Each host is a private mount namespace set up by libvirt-host.sh (a system
+# bus of its own, copies of libvirt's directories, the hook linked into
+# hooks/qemu.d, /dev/kvm masked) with its own /run/migbroker; in it run
 # dbus-daemon, libvirtd, migbrokerd (following libvirt's lifecycle events).
 # The simulated DPU agents run outside (loopback TCP, shared by both).
 #
@@ -28,13 +26,9 @@
 # by PID at exit (also on failure); the namespaces' mounts go with them.
 # MB_KEEP_TMP=1 keeps the logs.
 . "$MB_SRCDIR/tests/integration/lib.sh"
+. "$MB_SRCDIR/tests/integration/libvirt-host.sh"
 set -e
-[ "$(id -u)" = 0 ] || mb_skip "needs root (libvirtd, mount namespaces)"
-for t in libvirtd virsh unshare nsenter dbus-daemon qemu-system-x86_64; do
-        command -v "$t" >/dev/null || mb_skip "$t is not installed"
-done
-qemu-system-x86_64 -object help 2>/dev/null | grep -q dbus-vmstate || mb_skip "this QEMU has no dbus-vmstate"
-getent passwd libvirt-qemu >/dev/null || mb_skip "no libvirt-qemu user"
+lh_require
 MB_HOOK="$MB_BUILDDIR/hooks/migbroker-hook-gate" # what libvirtd runs; it runs migbroker-hook
 mb_require_built "$MB_BROKER" "$MB_WORKER" "$MB_CTL" "$MB_SIMAGENT" "$MB_SIMDEV_SO" "$MB_HOOK"
 FIX="${MB_SHARED:-$MB_SRCDIR/../shared}/fixtures/libvirt/domain-tcg-minimal.xml"
@@ -47,51 +41,13 @@ UUID=$(python3 -c 'import uuid; print(uuid.uuid4())')
 T0=$(date +%s.%N)
 elapsed() { python3 -c "import sys; print('%.1f' % (float(sys.argv[2]) - float(sys.argv[1])))" "$1" "$(date +%s.%N)"; }
 
-# ---- cleanup: every process inside our namespaces, by PID ------------------------
-HOSTS=""
-NS_A="" NS_B="" HOLDER_A="" HOLDER_B=""
+# ---- cleanup: every process inside our namespaces, by PID (libvirt-host.sh) --------
 made_run_migbroker=""
-ns_pids() { # NS: the processes in that mount namespace (e.g. mnt:[4026532301])
-        local p
-        [ -n "$1" ] || return 0
-        for p in /proc/[0-9]*; do
-                [ "$(readlink "$p/ns/mnt" 2>/dev/null)" = "$1" ] && echo "${p#/proc/}"
-        done
-}
 e2e_cleanup() {
-        local rc=$? H P NS f p alive round
+        local rc=$?
         set +e
         trap - EXIT
-        for H in $HOSTS; do
-                eval "P=\$HOLDER_$H"
-                kill -0 "$P" 2>/dev/null || continue
-                nsenter -t "$P" -m virsh -c qemu:///system destroy "$NAME" >/dev/null 2>&1
-                nsenter -t "$P" -m virsh -c qemu:///system undefine "$NAME" >/dev/null 2>&1
-                if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then
-                        for f in "$MB_TMP/$H"/log-libvirt/qemu/*.log "$MB_TMP/$H"/log-libvirt/libvirtd.log; do
-                                [ -f "$f" ] && { echo "---- $f (last 30 lines)" >&2; tail -n 30 "$f" >&2; }
-                        done
-                fi
-        done
-        # Every process in the namespaces (libvirtd may still spawn one while
-        # it dies: look again each round); SIGTERM for 5 s, then SIGKILL.
-        for round in $(seq 70); do
-                alive=""
-                for H in $HOSTS; do
-                        eval "NS=\$NS_$H"
-                        alive="$alive $(ns_pids "$NS")"
-                done
-                [ -n "${alive// /}" ] || break
-                if [ "$round" -le 50 ]; then
-                        # shellcheck disable=SC2086
-                        kill $alive 2>/dev/null
-                else
-                        [ "$round" != 51 ] || echo "# still alive 5 s after SIGTERM, killed:$alive" >&2
-                        # shellcheck disable=SC2086
-                        kill -KILL $alive 2>/dev/null
-                fi
-                sleep 0.1
-        done
+        lh_cleanup "$rc" "$NAME"
         [ -z "$made_run_migbroker" ] || rmdir /run/migbroker 2>/dev/null
         mb_log "total test time $(elapsed "$T0") s"
         (exit "$rc")
@@ -99,13 +55,8 @@ e2e_cleanup() {
 }
 trap e2e_cleanup EXIT
 
-in_host() { # H CMD...: run CMD in host H's namespace
-        local P
-        eval "P=\$HOLDER_$1"
-        shift
-        nsenter -t "$P" -m "$@"
-}
-virsh_on() { local h=$1; shift; in_host "$h" virsh -c qemu:///system "$@"; }
+in_host() { lh_in "$@"; }       # H CMD...: run CMD in host H's namespace
+virsh_on() { lh_virsh "$@"; }  # H ARGS...
 
 # ---- the two hosts ---------------------------------------------------------------
 if [ ! -d /run/migbroker ]; then
@@ -116,48 +67,9 @@ mb_start_agent A --function "$BDF" --state-size 256K --seed 3
 mb_start_agent B --function "$BDF" --state-size 256K --empty
 
 setup_host() { # H HOST-UUID AGENT-ADDR
-        local H=$1 huuid=$2 agent=$3 R="$MB_TMP/$1" P
-        mkdir -p "$R"/{dbus,run-libvirt,log-libvirt/qemu,run-migbroker}
-        chmod 755 "$R" "$R"/{dbus,run-libvirt,run-migbroker}
-        cp -a /etc/libvirt "$R/etc-libvirt"
-        cp -a /var/lib/libvirt "$R/lib-libvirt"
-        rm -f "$R"/etc-libvirt/qemu/*.xml "$R"/etc-libvirt/qemu/autostart/* "$R"/etc-libvirt/qemu/networks/autostart/*
-        cat >>"$R/etc-libvirt/libvirtd.conf" <<EOC
-
-# migbroker e2e host $H
-host_uuid = "$huuid"
-log_outputs = "3:file:/var/log/libvirt/libvirtd.log"
-EOC
-        cat >>"$R/etc-libvirt/qemu.conf" <<EOC
-
-# migbroker e2e host $H
-stdio_handler = "file"
-cgroup_controllers = [ ]
-namespaces = [ ]
-EOC
-        mkdir -p "$R/etc-libvirt/hooks/qemu.d"
-        ln -s "$MB_HOOK" "$R/etc-libvirt/hooks/qemu.d/50-migbroker"
-        cat >"$R/system-bus.conf" <<EOC
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path=/run/dbus/system_bus_socket</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow own="*"/>
-    <allow send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_type="method_return"/>
-    <allow send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="signal"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-  </policy>
-</busconfig>
-EOC
+        local H=$1 huuid=$2 agent=$3 R="$MB_TMP/$1"
+        mkdir -p "$R/run-migbroker"
+        chmod 755 "$R" "$R/run-migbroker"
         mb_fake_pci "$R/sysfs" "$BDF" 0x1af4 0x1041
         cat >"$R/policy.yaml" <<EOP
 version: 1
@@ -174,46 +86,13 @@ devices:
     arg: "$agent"
 EOP
         chmod 644 "$R/policy.yaml"
-
-        unshare --mount --propagation private sleep infinity &
-        P=$!
-        eval "HOLDER_$H=$P"
-        HOSTS="$HOSTS $H"
-        for _ in $(seq 100); do
-                [ "$(readlink /proc/$P/ns/mnt)" != "$(readlink /proc/self/ns/mnt)" ] && break
-                sleep 0.02
-        done
-        [ "$(readlink /proc/$P/ns/mnt)" != "$(readlink /proc/self/ns/mnt)" ] || mb_fail "host $H: no namespace"
-        eval "NS_$H='$(readlink /proc/$P/ns/mnt)'"
-        in_host "$H" sh -e -c "
-                mount --bind '$R/dbus' /run/dbus
-                mount --bind '$R/etc-libvirt' /etc/libvirt
-                mount --bind '$R/run-libvirt' /run/libvirt
-                mount --bind '$R/lib-libvirt' /var/lib/libvirt
-                mount --bind '$MB_TMP/cache-libvirt' /var/cache/libvirt
-                mount --bind '$R/log-libvirt' /var/log/libvirt
-                mount --bind '$R/run-migbroker' /run/migbroker
-                if [ -e /dev/kvm ]; then mount --bind '$MB_TMP/no-kvm' /dev/kvm; fi"
-        in_host "$H" dbus-daemon --config-file="$R/system-bus.conf" --nofork --nopidfile >"$MB_TMP/sysbus-$H.log" 2>&1 &
-        for _ in $(seq 100); do [ -S "$R/dbus/system_bus_socket" ] && break; sleep 0.05; done
-        [ -S "$R/dbus/system_bus_socket" ] || mb_fail "host $H: the system bus did not start"
-        eval "MB_BUS_$H=unix:path=$R/dbus/system_bus_socket"
-        in_host "$H" libvirtd -d -p "$R/libvirtd.pid"
+        lh_start "$H" "$huuid" "$MB_HOOK" "$R/run-migbroker=/run/migbroker"
 }
 
-# One capabilities cache for both hosts (same QEMU, same machine): libvirt
-# probes QEMU once (about 4 s), not once per host. /dev/kvm is hidden in the
-# namespaces (a root-only plain file): where it exists but is root-only,
-# libvirt 9.0 finds "KVM was enabled when probing, but it is not available
-# now" and probes QEMU again on every lookup, 4 s each (40 s for a define).
-cp -a /var/cache/libvirt "$MB_TMP/cache-libvirt"
-rm -f "$MB_TMP"/cache-libvirt/qemu/capabilities/*.xml
-install -m 600 /dev/null "$MB_TMP/no-kvm"
 setup_host A 5a3d5e12-7a0e-4c9b-9f1a-0a0a0a0a0a01 "$MB_AGENT_A"
 setup_host B 5a3d5e12-7a0e-4c9b-9f1a-0a0a0a0a0a02 "$MB_AGENT_B"
 for H in A B; do
-        for _ in $(seq 240); do virsh_on "$H" list >/dev/null 2>&1 && break; sleep 0.5; done
-        virsh_on "$H" list >/dev/null 2>&1 || mb_fail "host $H: libvirtd did not come up"
+        lh_wait "$H"
         # The broker after libvirtd: it connects at once (it retries only every 10 s).
         R="$MB_TMP/$H"
         in_host "$H" env MIGBROKER_WORKER="$MB_WORKER" "$MB_BROKER" --bus unix:path=/run/dbus/system_bus_socket \

@@ -3,4 +3,5 @@
 ## (e2e-virsh-migrate.sh), and migbrokerctl domain enable|disable|show against
 ## one (ctl-domain.sh). Included from tests/integration/local.mk.
 TESTS += tests/integration/e2e-virsh-migrate.sh tests/integration/ctl-domain.sh
-EXTRA_DIST += tests/integration/e2e-virsh-migrate.sh tests/integration/ctl-domain.sh
+EXTRA_DIST += tests/integration/e2e-virsh-migrate.sh tests/integration/ctl-domain.sh \
+	tests/integration/libvirt-host.sh

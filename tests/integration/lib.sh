@@ -141,19 +141,17 @@ mb_start_agent() {
 
 # ---- private buses, fake sysfs, brokers --------------------------------------
 
-# mb_start_bus NAME: a private dbus-daemon (system-bus-like policy, open to
-# every local user); sets MB_BUS_<NAME> to its address.
-mb_start_bus() {
-    local name=$1
-    local dir="$MB_TMP/bus-$name"
-    mkdir -p "$dir"
-    chmod 755 "$dir"
-    cat >"$dir/bus.conf" <<EOC
+# mb_bus_config LISTEN [LINE]...: a dbus-daemon configuration of a
+# system-bus-like bus on LISTEN, open to every local user, with LINEs added
+mb_bus_config() {
+    local listen=$1 line
+    shift
+    cat <<EOC
 <!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig>
   <type>system</type>
-  <listen>unix:path=$dir/socket</listen>
+  <listen>$listen</listen>
   <auth>EXTERNAL</auth>
   <policy context="default">
     <allow user="*"/>
@@ -167,10 +165,23 @@ mb_start_bus() {
     <allow receive_type="method_return"/>
     <allow receive_type="error"/>
   </policy>
-  <limit name="max_replies_per_connection">50000</limit>
-  <limit name="max_connections_per_user">2048</limit>
-</busconfig>
 EOC
+    for line in "$@"; do
+        echo "  $line"
+    done
+    echo "</busconfig>"
+}
+
+# mb_start_bus NAME: a private dbus-daemon (system-bus-like policy, open to
+# every local user); sets MB_BUS_<NAME> to its address.
+mb_start_bus() {
+    local name=$1
+    local dir="$MB_TMP/bus-$name"
+    mkdir -p "$dir"
+    chmod 755 "$dir"
+    mb_bus_config "unix:path=$dir/socket" \
+        '<limit name="max_replies_per_connection">50000</limit>' \
+        '<limit name="max_connections_per_user">2048</limit>' >"$dir/bus.conf"
     "${DBUS_DAEMON:-dbus-daemon}" --config-file="$dir/bus.conf" --nofork --nopidfile \
         --print-address=3 3>"$dir/address" >"$MB_TMP/bus-$name.log" 2>&1 &
     mb_track $!
