@@ -15,6 +15,7 @@
 #include "manager.h"
 #include "migbroker/plugin.h"
 #include "stream.h"
+#include "uuid.h"
 #include "vmstate.h"
 
 static int find_device(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
@@ -152,26 +153,8 @@ static int prop_vmstate_id(sd_bus *bus, const char *path, const char *interface,
 
 /* Owners are domain UUIDs; normalised to lower case. */
 static int parse_owner(const char *s, char out[static 37], sd_bus_error *error) {
-        static const int dash[] = { 8, 13, 18, 23 };
-        size_t k = 0;
-
-        if (!s || strlen(s) != 36)
-                goto bad;
-        for (size_t i = 0; i < 36; i++) {
-                if (k < 4 && (int) i == dash[k]) {
-                        if (s[i] != '-')
-                                goto bad;
-                        out[i] = '-';
-                        k++;
-                        continue;
-                }
-                if (!g_ascii_isxdigit(s[i]))
-                        goto bad;
-                out[i] = g_ascii_tolower(s[i]);
-        }
-        out[36] = '\0';
-        return 0;
-bad:
+        if (s && mb_uuid_normalize(s, strlen(s), out) == 0)
+                return 0;
         return mb_bus_error_setf(error, -EINVAL, "owner " MB_QUOTE_FMT " is not a domain UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)",
                                  MB_QUOTE(s ?: ""));
 }

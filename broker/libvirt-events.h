@@ -3,7 +3,8 @@
  * libvirt-events.h: the broker's optional, read-only libvirt connection
  * (settings.libvirt-uri): domain lifecycle events set a domain's devices
  * running when it resumes (destination after a migration, source after a
- * failed one). libvirt's event loop runs on the broker's sd-event loop.
+ * failed one). The connection lives in migbroker-libvirt-events, a process
+ * this supervises (restarts, logs, reads); the broker links no libvirt.
  */
 #pragma once
 
@@ -12,7 +13,10 @@
 typedef struct Manager Manager;
 typedef struct LibvirtEvents LibvirtEvents;
 
-/* NULL when uri is empty (disabled). Without libvirtd, retries in the background. */
+/* NULL when uri is empty (disabled). Starts the follower; without libvirtd
+ * (or when it dies) starts it again every 10 s. */
 LibvirtEvents *libvirt_events_new(Manager *m, const char *uri);
+/* Stops the follower (SIGTERM, then SIGKILL after 1 s) and reaps it. */
 LibvirtEvents *libvirt_events_free(LibvirtEvents *l);
+/* The follower said it follows the events (and has not ended since). */
 bool libvirt_events_connected(const LibvirtEvents *l);

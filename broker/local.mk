@@ -11,8 +11,10 @@ broker_migbrokerd_SOURCES = \
 	broker/domain-bus.c broker/domain-bus.h \
 	broker/vmstate.c broker/vmstate.h \
 	broker/libvirt-events.c broker/libvirt-events.h \
+	follower/follower-proto.c follower/follower-proto.h \
 	broker/runtime-state.c broker/runtime-state.h
-broker_migbrokerd_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/worker -I$(top_srcdir)/policy
-broker_migbrokerd_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS) $(GLIB_CFLAGS) $(YAML_CFLAGS) $(LIBVIRT_CFLAGS)
+broker_migbrokerd_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/worker -I$(top_srcdir)/policy -I$(top_srcdir)/follower
+broker_migbrokerd_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS) $(GLIB_CFLAGS) $(YAML_CFLAGS)
+# No libvirt here: migbroker-libvirt-events (follower/) holds the connection.
 broker_migbrokerd_LDADD = policy/libmbpolicy.la worker/libmbworkerclient.la common/libmbcore.la \
-	$(SYSTEMD_LIBS) $(GLIB_LIBS) $(YAML_LIBS) $(LIBVIRT_LIBS)
+	$(SYSTEMD_LIBS) $(GLIB_LIBS) $(YAML_LIBS)

@@ -9,6 +9,9 @@ common_libmbcore_la_SOURCES = \
 	common/fd-util.c common/fd-util.h \
 	common/bdf.c common/bdf.h \
 	common/crc32c.c common/crc32c.h \
-	common/stream.c common/stream.h
+	common/stream.c common/stream.h \
+	common/privs.c common/privs.h \
+	common/spawn.c common/spawn.h \
+	common/uuid.c common/uuid.h
 common_libmbcore_la_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS)
 common_libmbcore_la_LIBADD = $(SYSTEMD_LIBS)

@@ -15,6 +15,7 @@
 static const char *log_ident = "migbroker";
 static int log_level = LOG_INFO;
 static int log_to_journal = -1; /* -1: not yet decided */
+static int log_priority_prefix;
 
 static const char *const level_names[] = {
         [LOG_EMERG] = "emerg", [LOG_ALERT] = "alert", [LOG_CRIT] = "crit",
@@ -33,6 +34,10 @@ void mb_log_set_level(int level) {
 
 void mb_log_set_journal(int on) {
         log_to_journal = on < 0 ? -1 : !!on;
+}
+
+void mb_log_set_priority_prefix(int on) {
+        log_priority_prefix = !!on;
 }
 
 int mb_log_get_level(void) {
@@ -97,7 +102,9 @@ int mb_log_fullv(int level, int err, const char *bdf, const char *fmt, va_list a
                 /* The journal's socket is out of reach (a sandbox): stderr
                  * still reaches the journal, without the fields. */
         }
-        {
+        if (log_priority_prefix) {
+                fprintf(stderr, "<%d>%s%s%s\n", level, bdf ?: "", bdf ? ": " : "", msg);
+        } else {
                 const char *lvl = level <= LOG_ERR ? "error: " : level == LOG_WARNING ? "warning: " : "";
                 if (bdf)
                         fprintf(stderr, "%s[%d]: %s%s: %s\n", log_ident, (int) getpid(), lvl, bdf, msg);

@@ -17,6 +17,10 @@ void mb_log_set_level(int level);
  * journal only when standard error is connected to it (JOURNAL_STREAM). For
  * programs that must keep standard error for something else (the libvirt hook). */
 void mb_log_set_journal(int on);
+/* Standard error lines as "<N>message" (N the syslog priority, as sd-daemon(3)
+ * writes them), without ident and pid: for a helper whose supervisor reads
+ * its standard error and logs each line at its priority. */
+void mb_log_set_priority_prefix(int on);
 int mb_log_get_level(void);
 /* "err"/"error", "warning", "notice", "info", "debug" or 0..7; -EINVAL otherwise. */
 int mb_log_parse_level(const char *s);

@@ -6,7 +6,6 @@ worker_migbroker_worker_SOURCES = \
 	worker/gift-pages.c worker/gift-pages.h \
 	worker/worker-proto.h \
 	worker/worker-plugin.c worker/worker-plugin.h \
-	worker/worker-privs.c worker/worker-privs.h \
 	worker/worker-server.c worker/worker-server.h \
 	worker/worker-stream.c worker/worker-stream.h
 worker_migbroker_worker_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS)

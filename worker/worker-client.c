@@ -1,18 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <assert.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "error.h"
 #include "log.h"
+#include "spawn.h"
 #include "worker-client.h"
 #include "worker-proto.h"
 
@@ -59,16 +58,6 @@ struct MbWorker {
 static MbWorker *worker_ref(MbWorker *w) {
         w->n_ref++;
         return w;
-}
-
-static void worker_reap_sync(MbWorker *w) {
-        if (!w->alive || w->pid <= 0)
-                return;
-        w->child_source = sd_event_source_disable_unref(w->child_source);
-        (void) kill(w->pid, SIGKILL);
-        while (waitpid(w->pid, NULL, 0) < 0 && errno == EINTR)
-                ;
-        w->alive = false;
 }
 
 static void call_clear(WorkerCall *c) {
@@ -272,65 +261,17 @@ static int on_progress(sd_bus_message *m, void *userdata, sd_bus_error *ret_erro
         return 0;
 }
 
-static int block_sigchld(void) {
-        sigset_t ss;
-
-        sigemptyset(&ss);
-        sigaddset(&ss, SIGCHLD);
-        return pthread_sigmask(SIG_BLOCK, &ss, NULL) == 0 ? 0 : -errno;
-}
-
-_noreturn_ static void child_exec(int sock, int plugin_fd, char **argv, char **envp) {
-        sigset_t ss;
-        int fd;
-
-        /* Undo what the broker set up for itself. */
-        sigemptyset(&ss);
-        (void) sigprocmask(SIG_SETMASK, &ss, NULL);
-        for (int sig = 1; sig < NSIG; sig++)
-                if (sig != SIGKILL && sig != SIGSTOP)
-                        (void) signal(sig, SIG_DFL);
-
-        /* Move our fds out of the way, then into place (dup2 clears FD_CLOEXEC). */
-        sock = fcntl(sock, F_DUPFD_CLOEXEC, 10);
-        if (plugin_fd >= 0)
-                plugin_fd = fcntl(plugin_fd, F_DUPFD_CLOEXEC, 10);
-        if (sock < 0 || dup2(sock, MB_WORKER_SOCKET_FD) < 0)
-                _exit(126);
-        if (plugin_fd >= 0 && dup2(plugin_fd, MB_WORKER_PLUGIN_FD) < 0)
-                _exit(126);
-        fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (fd >= 0 && fd != STDIN_FILENO)
-                (void) dup2(fd, STDIN_FILENO);
-
-        execve(argv[0], argv, envp);
-        fprintf(stderr, "migbrokerd: cannot execute %s: %s\n", argv[0], strerror(errno));
-        _exit(127);
-}
-
-/* What the worker's environment takes from the broker's (see mb_worker_spawn). */
-static const char *const env_pass[] = { "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "JOURNAL_STREAM" };
-
-static void free_env_extra(char *(*l)[ELEMENTSOF(env_pass)]) {
-        for (size_t i = 0; i < ELEMENTSOF(env_pass); i++)
-                free((*l)[i]);
-}
-
 int mb_worker_spawn(sd_event *event, const MbWorkerConfig *cfg, MbWorker **ret) {
         _cleanup_(mb_worker_unrefp) MbWorker *w = NULL;
         _cleanup_close_ int s0 = -1, s1 = -1;
         char parent[32], level[16], plugin_fd_str[16];
-        char *argv[16], *envp[8];
-        _cleanup_(free_env_extra) char *env_extra[ELEMENTSOF(env_pass)] = {};
+        char *argv[16];
         int sv[2], n = 0, r;
         pid_t pid;
 
         if (!cfg->worker_path || !cfg->bdf || !cfg->plugin_path)
                 return -EINVAL;
         r = mb_error_register();
-        if (r < 0)
-                return r;
-        r = block_sigchld();
         if (r < 0)
                 return r;
 
@@ -370,30 +311,16 @@ int mb_worker_spawn(sd_event *event, const MbWorkerConfig *cfg, MbWorker **ret) 
         argv[n++] = level;
         argv[n] = NULL;
 
-        /* Plugin code is not trusted with the broker's environment: a fixed PATH
-         * and locale, the sanitizers' options of test builds, and
-         * JOURNAL_STREAM: stderr is inherited, and when it is the journal the
-         * worker logs natively, with the MIGBROKER_BDF field. */
+        /* stdin on /dev/null, our stdout and stderr (the journal's, when it
+         * is: the worker then logs natively, with the MIGBROKER_BDF field),
+         * the socket at fd 3 and the plugin at fd 4. */
         {
-                int k = 0;
-
-                _Static_assert(2 + ELEMENTSOF(env_pass) + 1 <= ELEMENTSOF(envp), "envp holds them all");
-                envp[k++] = (char *) "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-                envp[k++] = (char *) "LC_ALL=C";
-                for (size_t i = 0; i < ELEMENTSOF(env_pass); i++) {
-                        const char *v = getenv(env_pass[i]);
-                        if (v && asprintf(&env_extra[i], "%s=%s", env_pass[i], v) >= 0)
-                                envp[k++] = env_extra[i];
-                }
-                envp[k] = NULL;
+                const int fds[] = { -1, -1, -1, s1, cfg->plugin_fd };
+                _Static_assert(MB_WORKER_SOCKET_FD == 3 && MB_WORKER_PLUGIN_FD == 4, "fds[] puts them there");
+                r = mb_spawn(argv, fds, ELEMENTSOF(fds), &pid);
+                if (r < 0)
+                        return r;
         }
-
-        fflush(NULL);
-        pid = fork();
-        if (pid < 0)
-                return -errno;
-        if (pid == 0)
-                child_exec(s1, cfg->plugin_fd, argv, envp);
         w->pid = pid;
         w->alive = true;
         s1 = mb_safe_close(s1);
@@ -547,8 +474,7 @@ int mb_worker_call_sync(MbWorker *w, sd_bus_message *m, uint64_t timeout_usec, b
 }
 
 int mb_worker_stop(MbWorker *w, uint64_t timeout_usec) {
-        struct timespec ts = { 0, 10 * 1000 * 1000 };
-        uint64_t waited = 0;
+        int r;
 
         if (!w->alive)
                 return 0;
@@ -556,21 +482,15 @@ int mb_worker_stop(MbWorker *w, uint64_t timeout_usec) {
         call_clear(&w->call);
         drop_bus(w);
         w->child_source = sd_event_source_disable_unref(w->child_source);
-        for (;;) {
-                pid_t p = waitpid(w->pid, NULL, WNOHANG);
-                if (p == w->pid || (p < 0 && errno != EINTR)) {
-                        w->alive = false;
-                        snprintf(w->death, sizeof(w->death), "stopped");
-                        return 0;
-                }
-                if (waited >= timeout_usec)
-                        break;
-                (void) nanosleep(&ts, NULL);
-                waited += 10 * 1000;
+        /* Closing the connection told it to stop: no signal. */
+        r = mb_spawn_stop(w->pid, 0, timeout_usec);
+        w->alive = false;
+        if (r > 0) {
+                log_dev_warning(w->bdf, "worker did not exit within %llu ms: killed it",
+                                (unsigned long long) (timeout_usec / 1000));
+                snprintf(w->death, sizeof(w->death), "killed after a stop timeout");
+        } else {
+                snprintf(w->death, sizeof(w->death), "stopped");
         }
-        log_dev_warning(w->bdf, "worker did not exit within %llu ms: killing it",
-                        (unsigned long long) (timeout_usec / 1000));
-        worker_reap_sync(w);
-        snprintf(w->death, sizeof(w->death), "killed after a stop timeout");
         return 0;
 }

@@ -20,9 +20,9 @@
 #include "error.h"
 #include "fd-util.h"
 #include "log.h"
+#include "privs.h"
 #include "stream.h"
 #include "worker-plugin.h"
-#include "worker-privs.h"
 #include "worker-proto.h"
 #include "worker-server.h"
 
@@ -96,11 +96,11 @@ int main(int argc, char *argv[]) {
         }
 
         /* Shed what the broker gave us before any vendor code runs. */
-        if (mb_worker_drop_privileges(user) < 0)
+        if (mb_privs_drop(user) < 0)
                 return 1;
-        if (mb_worker_bind_to_parent(parent) < 0)
+        if (mb_privs_bind_to_parent(parent) < 0)
                 return 1;
-        if (mb_worker_set_no_new_privs() < 0)
+        if (mb_privs_set_no_new_privs() < 0)
                 return 1;
         {
                 int keep[] = { MB_WORKER_SOCKET_FD, plugin_fd };

@@ -2,13 +2,13 @@
 ## a vendor plugin; it forwards every op to migbrokerd (README.md).
 
 # The shim's pure logic (argument grammar, state and error mapping), with the
-# two libmbcore modules it needs compiled in: the shim links libsystemd and
+# three libmbcore modules it needs compiled in: the shim links libsystemd and
 # libc, nothing of ours. Also linked by tests/unit/test-qemu-shim.
 noinst_LTLIBRARIES += plugins/qemu-shim/libshimcore.la
 plugins_qemu_shim_libshimcore_la_SOURCES = \
 	plugins/qemu-shim/shim-args.c plugins/qemu-shim/shim-args.h \
 	plugins/qemu-shim/shim-map.c plugins/qemu-shim/shim-map.h \
-	common/error.c common/fsm.c
+	common/error.c common/fsm.c common/uuid.c
 plugins_qemu_shim_libshimcore_la_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS)
 
 plugin_LTLIBRARIES += plugins/qemu-shim/migbroker-qemu-shim.la

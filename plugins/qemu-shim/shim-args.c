@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -8,6 +7,9 @@
 
 #include "macro.h"
 #include "shim-args.h"
+#include "uuid.h"
+
+_Static_assert(SHIM_UUID_STRLEN == MB_UUID_STRLEN, "owner holds a domain UUID");
 
 static int args_fail(char *err, size_t errlen, const char *fmt, ...) _printf_(3, 4);
 static int args_fail(char *err, size_t errlen, const char *fmt, ...) {
@@ -40,21 +42,6 @@ static int parse_timeout(const char *s, size_t n, uint32_t *ret) {
         if (v < SHIM_TIMEOUT_MS_MIN || v > SHIM_TIMEOUT_MS_MAX)
                 return -ERANGE;
         *ret = (uint32_t) v;
-        return 0;
-}
-
-/* 8-4-4-4-12 hexadecimal digits, any case; stored in lower case. */
-static int parse_uuid(const char *s, size_t n, char out[static SHIM_UUID_STRLEN + 1]) {
-        if (n != SHIM_UUID_STRLEN)
-                return -EINVAL;
-        for (size_t i = 0; i < n; i++) {
-                bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-
-                if (dash ? s[i] != '-' : !isxdigit((unsigned char) s[i]))
-                        return -EINVAL;
-                out[i] = (char) tolower((unsigned char) s[i]);
-        }
-        out[n] = '\0';
         return 0;
 }
 
@@ -122,7 +109,7 @@ int shim_args_parse(const char *arg, ShimArgs *ret, char *err, size_t errlen) {
                                 r = args_fail(err, errlen, "owner= given twice");
                                 goto fail;
                         }
-                        if (parse_uuid(v, vlen, a.owner) < 0) {
+                        if (mb_uuid_normalize(v, vlen, a.owner) < 0) {
                                 r = args_fail(err, errlen, "owner=%.*s is not a UUID",
                                               (int) MB_MIN(vlen, (size_t) 64), v);
                                 goto fail;

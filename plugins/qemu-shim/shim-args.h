@@ -16,7 +16,7 @@
 /* Default: above migbrokerctl's 30 s, which is itself above the broker's op-timeout-ms. */
 #define SHIM_TIMEOUT_MS_DEFAULT 30000u
 /* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" */
-#define SHIM_UUID_STRLEN 36
+#define SHIM_UUID_STRLEN 36 /* MB_UUID_STRLEN */
 
 typedef struct ShimArgs {
         char *bus_address;                      /* NULL: the system bus */

@@ -30,7 +30,7 @@
 set -e
 lh_require
 MB_HOOK="$MB_BUILDDIR/hooks/migbroker-hook-gate" # what libvirtd runs; it runs migbroker-hook
-mb_require_built "$MB_BROKER" "$MB_WORKER" "$MB_CTL" "$MB_SIMAGENT" "$MB_SIMDEV_SO" "$MB_HOOK"
+mb_require_built "$MB_BROKER" "$MB_WORKER" "$MB_CTL" "$MB_SIMAGENT" "$MB_SIMDEV_SO" "$MB_HOOK" "$MB_LIBVIRT_EVENTS"
 FIX="${MB_SHARED:-$MB_SRCDIR/../shared}/fixtures/libvirt/domain-tcg-minimal.xml"
 [ -f "$FIX" ] || mb_skip "no fixture $FIX (set MB_SHARED)"
 
@@ -95,7 +95,8 @@ for H in A B; do
         lh_wait "$H"
         # The broker after libvirtd: it connects at once (it retries only every 10 s).
         R="$MB_TMP/$H"
-        in_host "$H" env MIGBROKER_WORKER="$MB_WORKER" "$MB_BROKER" --bus unix:path=/run/dbus/system_bus_socket \
+        in_host "$H" env MIGBROKER_WORKER="$MB_WORKER" MIGBROKER_LIBVIRT_EVENTS="$MB_LIBVIRT_EVENTS" \
+                "$MB_BROKER" --bus unix:path=/run/dbus/system_bus_socket \
                 --policy "$R/policy.yaml" --sysfs-root "$R/sysfs" --runtime-dir /run/migbroker \
                 --log-level debug >>"$MB_TMP/broker-$H.log" 2>&1 &
         eval "BROKER_PID_$H=$!"

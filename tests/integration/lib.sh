@@ -15,6 +15,7 @@ MB_DRIVER="$MB_BUILDDIR/tests/integration/plugin-driver"
 MB_WORKER_DRIVER="$MB_BUILDDIR/tests/integration/mb-worker-driver"
 MB_WORKER="$MB_BUILDDIR/worker/migbroker-worker"
 MB_BROKER="$MB_BUILDDIR/broker/migbrokerd"
+MB_LIBVIRT_EVENTS="$MB_BUILDDIR/follower/migbroker-libvirt-events"
 MB_CTL="$MB_BUILDDIR/ctl/migbrokerctl"
 export MB_BUILDDIR MB_SRCDIR
 MB_SIMDEV_SO="$MB_BUILDDIR/plugins/simdev/.libs/simdev.so"
@@ -212,7 +213,8 @@ mb_start_broker() {
     # policy's settings.libvirt-uri).
     local lv="--libvirt-uri=${MB_BROKER_LIBVIRT_URI-}"
     [ "${MB_BROKER_LIBVIRT_URI-}" != policy ] || lv=""
-    MIGBROKER_WORKER="$MB_WORKER" "$MB_BROKER" --bus "$bus" --policy "$policy" \
+    MIGBROKER_WORKER="$MB_WORKER" MIGBROKER_LIBVIRT_EVENTS="$MB_LIBVIRT_EVENTS" \
+        "$MB_BROKER" --bus "$bus" --policy "$policy" \
         --sysfs-root "$MB_TMP/sysfs-$name" --runtime-dir "$MB_TMP/run-$name" \
         ${lv:+"$lv"} \
         --log-level "${MB_BROKER_LOG_LEVEL:-debug}" "$@" >>"$MB_TMP/broker-$name.log" 2>&1 &

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * worker-privs.h: how a worker sheds what it inherited from the privileged
- * broker before any vendor code runs: uid/gid/groups, parent-death signal,
- * no_new_privs and stray fds. It does not load plugins.
+ * privs.h: how a helper the privileged broker starts (a worker, the libvirt
+ * events follower) sheds what it inherited before doing its work: uid/gid/
+ * groups, parent-death signal, no_new_privs. It does not spawn anything.
  */
 #pragma once
 
@@ -10,10 +10,10 @@
 
 /* Switches to user (name or numeric uid) when running as root; no-op for
  * other uids. -errno with a message logged on failure. */
-int mb_worker_drop_privileges(const char *user);
+int mb_privs_drop(const char *user);
 
 /* Sets PR_SET_PDEATHSIG=SIGKILL (after the uid change, which clears it) and
  * checks the parent is still expected_parent (0: any parent but init). */
-int mb_worker_bind_to_parent(pid_t expected_parent);
+int mb_privs_bind_to_parent(pid_t expected_parent);
 
-int mb_worker_set_no_new_privs(void);
+int mb_privs_set_no_new_privs(void);

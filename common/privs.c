@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "worker-privs.h"
+#include "privs.h"
 
 static int resolve_user(const char *user, uid_t *uid, gid_t *gid) {
         struct passwd *pw;
@@ -34,7 +34,7 @@ static int resolve_user(const char *user, uid_t *uid, gid_t *gid) {
         return -ESRCH;
 }
 
-int mb_worker_drop_privileges(const char *user) {
+int mb_privs_drop(const char *user) {
         uid_t uid;
         gid_t gid;
         int r;
@@ -44,11 +44,11 @@ int mb_worker_drop_privileges(const char *user) {
 
         r = resolve_user(user, &uid, &gid);
         if (r < 0)
-                return log_error_errno(r, "worker user '%s' does not exist", user);
+                return log_error_errno(r, "user '%s' does not exist", user);
         if (uid == 0)
-                return log_error_errno(-EPERM, "refusing to run plugins as root (worker user '%s')", user);
+                return log_error_errno(-EPERM, "refusing to run as root (user '%s')", user);
 
-        /* No supplementary groups at all: the worker needs none. */
+        /* No supplementary groups at all: our helpers need none. */
         if (setgroups(0, NULL) < 0)
                 return log_error_errno(errno, "setgroups: %m");
         if (setresgid(gid, gid, gid) < 0)
@@ -63,7 +63,7 @@ int mb_worker_drop_privileges(const char *user) {
         return 0;
 }
 
-int mb_worker_bind_to_parent(pid_t expected_parent) {
+int mb_privs_bind_to_parent(pid_t expected_parent) {
         pid_t ppid;
 
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
@@ -75,7 +75,7 @@ int mb_worker_bind_to_parent(pid_t expected_parent) {
         return 0;
 }
 
-int mb_worker_set_no_new_privs(void) {
+int mb_privs_set_no_new_privs(void) {
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 return log_error_errno(errno, "PR_SET_NO_NEW_PRIVS: %m");
         return 0;
