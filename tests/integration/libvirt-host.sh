@@ -5,6 +5,7 @@
 #   /run/dbus           dbus/ (the system bus's socket: $MB_BUS_H from outside)
 #   /etc/libvirt        etc-libvirt/, a copy with no domains or autostart,
 #                       host_uuid set, logs to /var/log/libvirt/libvirtd.log,
+#                       read-only clients not asked about (auth_unix_ro),
 #                       no cgroups or QEMU namespaces, the hook linked as
 #                       hooks/qemu.d/50-migbroker
 #   /run/libvirt        run-libvirt/
@@ -84,6 +85,10 @@ lh_start() {
 # migbroker test host $H
 host_uuid = "$huuid"
 log_outputs = "3:file:/var/log/libvirt/libvirtd.log"
+# The broker's migbroker-libvirt-events connects read-only as the worker
+# user; libvirtd would ask polkit about a client that is not root, and no
+# polkitd serves this host's bus: the socket's permissions decide alone.
+auth_unix_ro = "none"
 EOC
         cat >>"$R/etc-libvirt/qemu.conf" <<EOC
 

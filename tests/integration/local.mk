@@ -26,6 +26,9 @@ TESTS += tests/integration/vmstate-qemu.sh
 EXTRA_DIST += tests/integration/vmstate-qemu.sh tests/integration/qmp.py
 TESTS += tests/integration/broker-libvirt.sh
 EXTRA_DIST += tests/integration/broker-libvirt.sh
+# migbroker-libvirt-events alone and under the broker, without a libvirtd.
+TESTS += tests/integration/broker-libvirt-follower.sh
+EXTRA_DIST += tests/integration/broker-libvirt-follower.sh
 # migbrokerctl domain show's view of the broker, on libvirt's in-process test
 # driver (no libvirtd); ctl-domain.sh in e2e.mk runs the commands on a real one.
 TESTS += tests/integration/ctl-domain-show.sh

@@ -151,3 +151,13 @@ tests_unit_test_domain_edit_SOURCES = tests/unit/test-domain-edit.c ctl/domain-e
 tests_unit_test_domain_edit_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/ctl -I$(top_srcdir)/hooks
 tests_unit_test_domain_edit_CFLAGS = $(UNIT_CFLAGS) $(XML_CFLAGS) $(GLIB_CFLAGS)
 tests_unit_test_domain_edit_LDADD = $(DOMAINXML_LIBS) $(UNIT_LIBS)
+
+# ---- the libvirt events follower's line protocol (follower/, common/uuid) --
+check_PROGRAMS += tests/unit/test-follower-proto
+TESTS += tests/unit/test-follower-proto
+UNIT_TESTS += tests/unit/test-follower-proto
+tests_unit_test_follower_proto_SOURCES = tests/unit/test-follower-proto.c \
+	follower/follower-proto.c follower/follower-proto.h
+tests_unit_test_follower_proto_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/follower
+tests_unit_test_follower_proto_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_follower_proto_LDADD = common/libmbcore.la $(UNIT_LIBS) $(SYSTEMD_LIBS)
