@@ -17,6 +17,7 @@ dist_man_MANS += \
 	man/migbrokerd.8 \
 	man/migbrokerctl.1 \
 	man/migbroker-worker.8 \
+	man/migbroker-libvirt-events.8 \
 	man/migbroker-simagent.1 \
 	man/migbroker-policy.5
 

@@ -93,11 +93,14 @@ wait_state running
 mb_log "domain started: device running"
 
 # A failed migration on the source: the device was saving, the domain resumes.
-$V suspend "$NAME" >/dev/null
-mb_ctl L set-state "$BDF" pre-copy
-mb_ctl L set-state "$BDF" stop-copy
-$V resume "$NAME" >/dev/null
-wait_state running
+failed_migration_resumes() {
+        $V suspend "$NAME" >/dev/null
+        mb_ctl L set-state "$BDF" pre-copy
+        mb_ctl L set-state "$BDF" stop-copy
+        $V resume "$NAME" >/dev/null
+        wait_state running
+}
+failed_migration_resumes
 mb_log "domain resumed: the saving device runs again"
 
 # The follower killed: the broker restarts it (after its 10 s retry
@@ -113,11 +116,7 @@ grep -q "libvirt events follower of qemu:///system was killed by signal SIGKILL"
         mb_fail "the broker did not log how the follower died"
 FPID2=$(follower_pid)
 [ -n "$FPID2" ] && [ "$FPID2" != "$FPID" ] || mb_fail "no new follower after the kill"
-$V suspend "$NAME" >/dev/null
-mb_ctl L set-state "$BDF" pre-copy
-mb_ctl L set-state "$BDF" stop-copy
-$V resume "$NAME" >/dev/null
-wait_state running
+failed_migration_resumes
 mb_log "follower killed: restarted (pid $FPID2), resume events move the device again"
 
 # Another domain's events do not touch it.
