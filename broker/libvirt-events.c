@@ -278,11 +278,12 @@ static void log_exit(LibvirtEvents *l, const siginfo_t *si, bool was_connected) 
 
 static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata) {
         LibvirtEvents *l = userdata;
-        bool was_connected = l->connected;
+        bool was_connected;
 
-        /* What it wrote before it ended comes first. */
+        /* What it wrote before it ended comes first (its "connected" too). */
         (void) on_out(NULL, l->out.fd, 0, l);
         (void) on_err(NULL, l->err.fd, 0, l);
+        was_connected = l->connected;
         reader_close(&l->out);
         reader_close(&l->err);
         l->child_source = sd_event_source_disable_unref(l->child_source);
