@@ -41,6 +41,7 @@ struct LibvirtEvents {
         bool connected;          /* it said "connected" */
         bool warned;             /* a failure to connect was logged: the next ones quietly */
         bool bad_line_warned;    /* this follower wrote a line that does not parse */
+        bool as_root;            /* libvirtd refused the worker user: the follower keeps our uid */
         sd_event_source *retry;
 };
 
@@ -229,9 +230,34 @@ static void log_failure(LibvirtEvents *l, int level, const char *fmt, ...) {
         l->warned = true;
 }
 
+/* The user the follower runs as; NULL: ours. */
+static const char *follower_user(const LibvirtEvents *l) {
+        return l->as_root ? NULL : manager_worker_user(l->manager);
+}
+
+/* libvirtd refused the read-only connection to the worker user: on a host
+ * without polkit, libvirtd's default (auth_unix_ro "polkit") refuses every
+ * client but root. The broker followed libvirt as root before the follower
+ * had its own process: do so again rather than lose the events (a source
+ * domain resuming after a failed migration needs its devices running), and
+ * say how to let it run unprivileged. True when the follower is to be
+ * started again at once. */
+static bool fall_back_to_root(LibvirtEvents *l) {
+        const char *user = follower_user(l);
+
+        if (!user || geteuid() != 0)
+                return false;
+        log_notice("libvirtd refused a read-only connection to %s as user '%s' (no polkit, or unix_sock_ro_perms): "
+                   "following libvirt as root instead; to keep migbroker-libvirt-events unprivileged, let polkit "
+                   "allow '%s' org.libvirt.unix.monitor or set auth_unix_ro = \"none\" in libvirtd.conf",
+                   l->uri, user, user);
+        l->as_root = true;
+        return true;
+}
+
 static void log_exit(LibvirtEvents *l, const siginfo_t *si, bool was_connected) {
         const unsigned retry_s = RECONNECT_USEC / 1000000;
-        const char *user = manager_worker_user(l->manager);
+        const char *user = follower_user(l);
         char how[64];
 
         if (si->si_code == CLD_EXITED)
@@ -289,8 +315,13 @@ static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata) {
         l->child_source = sd_event_source_disable_unref(l->child_source);
         l->connected = false;
 
-        log_exit(l, si, was_connected);
         l->pid = 0;
+        if (!was_connected && si->si_code == CLD_EXITED && si->si_status == MB_FOLLOWER_EXIT_DENIED &&
+            fall_back_to_root(l)) {
+                (void) follower_start(l);
+                return 0;
+        }
+        log_exit(l, si, was_connected);
         schedule_retry(l);
         return 0;
 }
@@ -325,7 +356,7 @@ static void follower_stop(LibvirtEvents *l) {
 
 static int follower_start(LibvirtEvents *l) {
         _cleanup_close_ int out_r = -1, out_w = -1, err_r = -1, err_w = -1;
-        const char *user = manager_worker_user(l->manager);
+        const char *user = follower_user(l);
         char parent[32], level[16];
         char *argv[12];
         int p[2], n = 0, r;
