@@ -34,7 +34,10 @@
  *
  *   bench-broker --bus ADDRESS --bdf BDF [--size BYTES] [--calls N] [--runs N]
  *                [--scale-bdf BDF]... [--scale-size BYTES]
- *                [--broker-pid PID] [--pin same|split|none]
+ *                [--broker-pid PID] [--pin same|split|none] [--parts latency,throughput]
+ *
+ * --parts names the rows to measure: latency (the first three), throughput
+ * (the others), or both (the default), separated by commas or spaces.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -72,8 +75,27 @@ static sd_bus *bus;
 static char *dev_path;
 static int reader_cpu = -1, writer_cpu = -1;
 static pid_t broker_pid;
+static bool do_latency = true, do_throughput = true;
 
 #define now mb_bench_now
+
+/* --parts: a list of latency and throughput; false when a word is neither. */
+static bool parse_parts(const char *s) {
+        char *copy = strdup(s), *save = NULL;
+        bool ok = copy != NULL;
+
+        do_latency = do_throughput = false;
+        for (char *w = copy ? strtok_r(copy, ", ", &save) : NULL; w; w = strtok_r(NULL, ", ", &save)) {
+                if (strcmp(w, "latency") == 0)
+                        do_latency = true;
+                else if (strcmp(w, "throughput") == 0)
+                        do_throughput = true;
+                else
+                        ok = false;
+        }
+        free(copy);
+        return ok && (do_latency || do_throughput);
+}
 
 static void die(const char *what, int r, const sd_bus_error *e) {
         fprintf(stderr, "bench-broker: %s: %s\n", what, e && e->message ? e->message : strerror(-r));
@@ -519,10 +541,11 @@ int main(int argc, char *argv[]) {
                 { "scale-size", required_argument, NULL, 'z' },
                 { "broker-pid", required_argument, NULL, 'P' },
                 { "pin", required_argument, NULL, 'n' },
+                { "parts", required_argument, NULL, 'a' },
                 {}
         };
         const char *plugin_name = "bench-plugin", *pin = "same";
-        double ping50, ping99, ss50, ss99, pbase, pp;
+        double ping50 = NAN, ping99 = NAN, ss50 = NAN, ss99 = NAN, pbase = NAN, pp = NAN;
         Series framed, raw, load, tcp, vms, framed_vs_vms, zc, scale;
         Saver one, *many = NULL;
         char figure[80];
@@ -544,6 +567,10 @@ int main(int argc, char *argv[]) {
                 case 'z': arg_scale_size = strtoull(optarg, NULL, 0); break;
                 case 'P': broker_pid = (pid_t) atoi(optarg); break;
                 case 'n': pin = optarg; break;
+                case 'a':
+                        if (!parse_parts(optarg))
+                                return 2;
+                        break;
                 default: return 2;
                 }
         }
@@ -596,9 +623,10 @@ int main(int argc, char *argv[]) {
         /* Before any thread: the drain threads inherit it. */
         (void) mb_bench_pin(0, reader_cpu);
 
-        latency(&ping50, &ping99, &ss50, &ss99, &pbase, &pp);
+        if (do_latency)
+                latency(&ping50, &ping99, &ss50, &ss99, &pbase, &pp);
 
-        for (unsigned i = 0; i < arg_runs; i++) {
+        for (unsigned i = 0; do_throughput && i < arg_runs; i++) {
                 /* Each figure beside its own baseline, taken right before it
                  * (even runs) or right after it (odd runs). */
                 int flip = i % 2;
@@ -638,29 +666,42 @@ int main(int argc, char *argv[]) {
         for (unsigned i = 0; i < n_scale; i++)
                 set_state_on(many[i].bus, many[i].path, "running");
 
-        printf("\nmigbroker benchmark: %u calls, %u runs of %.0f MiB (medians; ratio: median of per-run ratios)\n\n",
-               arg_calls, arg_runs, (double) arg_size / (1 << 20));
+        if (do_throughput)
+                printf("\nmigbroker benchmark: %u calls, %u runs of %.0f MiB (medians; ratio: median of per-run ratios)\n\n",
+                       arg_calls, arg_runs, (double) arg_size / (1 << 20));
+        else
+                printf("\nmigbroker benchmark: %u calls\n\n", arg_calls);
         mb_bench_header();
-        mb_bench_row("SetState round trip p50 (vs Ping)", ss50 * 1e6, ping50 * 1e6, ss50 / ping50, 1, "us",
-                     MB_BENCH_RATIO_AT_MOST, 1.3, "<= 1.3x");
-        mb_bench_row("SetState round trip p99 (vs Ping)", ss99 * 1e6, ping99 * 1e6, ss99 / ping99, 1, "us",
-                     MB_BENCH_RATIO_AT_MOST, 1.3, "<= 1.3x");
-        mb_bench_row("PendingBytes read p50 (vs Version)", pp * 1e6, pbase * 1e6, pp / pbase, 1, "us",
-                     MB_BENCH_RATIO_AT_MOST, 1.3, "<= 1.3x");
-        series_row("SaveTo framed -> pipe (vs raw pipe copy)", &framed, MB_BENCH_RATIO_AT_LEAST, 0.95, ">= 0.95x");
-        series_row("SaveTo raw -> pipe (vs raw pipe copy)", &raw, MB_BENCH_RATIO_AT_LEAST, 0.95, ">= 0.95x");
-        series_row("SaveTo framed -> TCP (vs raw loopback TCP)", &tcp, MB_BENCH_RATIO_AT_LEAST, 0.95, ">= 0.95x");
-        series_row("LoadFrom framed <- pipe (vs raw pipe copy)", &load, MB_BENCH_RATIO_AT_LEAST, 0.95, ">= 0.95x");
-        series_row("raw vmsplice pipe copy (vs raw pipe copy)", &vms, MB_BENCH_REPORT, 0, "report");
-        series_row("SaveTo framed -> pipe (vs raw vmsplice pipe)", &framed_vs_vms, MB_BENCH_REPORT, 0, "report");
-        series_row("SaveTo framed, zero-copy off -> pipe (vs raw pipe copy)", &zc, MB_BENCH_REPORT, 0, "report");
-        if (n_scale > 0) {
-                snprintf(figure, sizeof(figure), "%u x SaveTo at once (vs %u raw pipe copies)", n_scale, n_scale);
-                series_row(figure, &scale, MB_BENCH_RATIO_AT_LEAST, 0.95, ">= 0.95x");
+        if (do_latency) {
+                mb_bench_row("SetState round trip p50 (vs Ping)", ss50 * 1e6, ping50 * 1e6, ss50 / ping50, 1, "us",
+                             MB_BENCH_RATIO_AT_MOST, 1.3, "<= 1.3x");
+                mb_bench_row("SetState round trip p99 (vs Ping)", ss99 * 1e6, ping99 * 1e6, ss99 / ping99, 1, "us",
+                             MB_BENCH_RATIO_AT_MOST, 1.3, "<= 1.3x");
+                mb_bench_row("PendingBytes read p50 (vs Version)", pp * 1e6, pbase * 1e6, pp / pbase, 1, "us",
+                             MB_BENCH_RATIO_AT_MOST, 1.3, "<= 1.3x");
         }
-        printf("\nsize %" PRIu64 " bytes (%u at once: %" PRIu64 " bytes each), pipe size %u bytes, record/chunk %u "
-               "bytes, pinning: %s (readers on CPU %d, writers on CPU %d)\n", arg_size, n_scale, arg_scale_size,
-               pipe_size, CHUNK, pin, reader_cpu, writer_cpu);
+        if (do_throughput) {
+                series_row("SaveTo framed -> pipe (vs raw pipe copy)",
+                           &framed, MB_BENCH_RATIO_AT_LEAST, 0.95, ">= 0.95x");
+                series_row("SaveTo raw -> pipe (vs raw pipe copy)", &raw, MB_BENCH_RATIO_AT_LEAST, 0.95, ">= 0.95x");
+                series_row("SaveTo framed -> TCP (vs raw loopback TCP)",
+                           &tcp, MB_BENCH_RATIO_AT_LEAST, 0.95, ">= 0.95x");
+                series_row("LoadFrom framed <- pipe (vs raw pipe copy)",
+                           &load, MB_BENCH_RATIO_AT_LEAST, 0.95, ">= 0.95x");
+                series_row("raw vmsplice pipe copy (vs raw pipe copy)", &vms, MB_BENCH_REPORT, 0, "report");
+                series_row("SaveTo framed -> pipe (vs raw vmsplice pipe)",
+                           &framed_vs_vms, MB_BENCH_REPORT, 0, "report");
+                series_row("SaveTo framed, zero-copy off -> pipe (vs raw pipe copy)",
+                           &zc, MB_BENCH_REPORT, 0, "report");
+                if (n_scale > 0) {
+                        snprintf(figure, sizeof(figure), "%u x SaveTo at once (vs %u raw pipe copies)",
+                                 n_scale, n_scale);
+                        series_row(figure, &scale, MB_BENCH_RATIO_AT_LEAST, 0.95, ">= 0.95x");
+                }
+                printf("\nsize %" PRIu64 " bytes (%u at once: %" PRIu64 " bytes each), pipe size %u bytes, record/chunk %u "
+                       "bytes, pinning: %s (readers on CPU %d, writers on CPU %d)\n", arg_size, n_scale, arg_scale_size,
+                       pipe_size, CHUNK, pin, reader_cpu, writer_cpu);
+        }
         for (unsigned i = 0; i < n_scale; i++) {
                 free((char *) many[i].path);
                 sd_bus_flush_close_unref(many[i].bus);

@@ -4,7 +4,9 @@
 # "several streams at once" row, then runs bench-broker against them.
 # Knobs (docs/performance.md): MB_BENCH_SIZE_MIB (1024), MB_BENCH_REPEATS (7),
 # MB_BENCH_CALLS (2000), MB_BENCH_SCALE_DEVICES (8), MB_BENCH_SCALE_MIB (256),
-# MB_BENCH_PIN (same; split, none: see bench-broker.c).
+# MB_BENCH_PIN (same; split, none: see bench-broker.c), MB_BENCH_PARTS
+# ("latency throughput"; "latency" alone measures the first three rows and
+# sets up no device for the "at once" row).
 # The older MB_BENCH_SIZE (bytes) and MB_BENCH_RUNS still work.
 . "$MB_SRCDIR/tests/integration/lib.sh"
 set -e
@@ -15,7 +17,10 @@ mb_require_built "$MB_BROKER" "$MB_WORKER" "$SO" "$MB_BUILDDIR/tests/bench/bench
 
 SIZE=${MB_BENCH_SIZE:-$(( ${MB_BENCH_SIZE_MIB:-1024} << 20 ))}
 RUNS=${MB_BENCH_RUNS:-${MB_BENCH_REPEATS:-7}}
+PARTS=${MB_BENCH_PARTS:-latency throughput}
+PARTS=${PARTS//,/ }
 NSCALE=${MB_BENCH_SCALE_DEVICES:-8}
+case " $PARTS " in *" throughput "*) ;; *) NSCALE=0 ;; esac
 SCALE_SIZE=$(( ${MB_BENCH_SCALE_MIB:-256} << 20 ))
 
 mb_start_bus BENCH
@@ -51,5 +56,6 @@ for b in "$BDF" "${SCALE_BDFS[@]}"; do
 done
 "$MB_BUILDDIR/tests/bench/bench-broker" --bus "$MB_BUS_BENCH" --bdf "$BDF" \
         --size "$SIZE" --calls "${MB_BENCH_CALLS:-2000}" --runs "$RUNS" \
-        --scale-size "$SCALE_SIZE" "${SCALE_ARGS[@]}" --broker-pid "$MB_BROKER_PID_BENCH" --pin "${MB_BENCH_PIN:-same}"
+        --scale-size "$SCALE_SIZE" "${SCALE_ARGS[@]}" --broker-pid "$MB_BROKER_PID_BENCH" --pin "${MB_BENCH_PIN:-same}" \
+        --parts "$PARTS"
 echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), kernel $(uname -r)"
