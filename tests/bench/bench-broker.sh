@@ -4,7 +4,8 @@
 # "several streams at once" row, then runs bench-broker against them.
 # Knobs (docs/performance.md): MB_BENCH_SIZE_MIB (1024), MB_BENCH_REPEATS (7),
 # MB_BENCH_CALLS (2000), MB_BENCH_SCALE_DEVICES (8), MB_BENCH_SCALE_MIB (256),
-# MB_BENCH_PIN (same; split, none: see bench-broker.c), MB_BENCH_PARTS
+# MB_BENCH_PIN (same; split, none: see bench-broker.c; one: as same, and the
+# broker and its bus daemon on CPU 0 too), MB_BENCH_PARTS
 # ("latency throughput"; "latency" alone measures the first three rows and
 # sets up no device for the "at once" row).
 # The older MB_BENCH_SIZE (bytes) and MB_BENCH_RUNS still work.
@@ -54,8 +55,16 @@ for b in "$BDF" "${SCALE_BDFS[@]}"; do
         mb_ctl BENCH claim "$b" --owner "$OWNER"
         mb_ctl BENCH open "$b" --owner "$OWNER"
 done
+PIN=${MB_BENCH_PIN:-same}
+if [ "$PIN" = one ]; then
+        # Every process of the latency rows on CPU 0 (bench-broker pins itself
+        # and the workers): no row then depends on the cost of waking a CPU.
+        taskset -apc 0 "$MB_BROKER_PID_BENCH" >/dev/null
+        taskset -pc 0 "$MB_BUS_PID_BENCH" >/dev/null
+        PIN=same
+fi
 "$MB_BUILDDIR/tests/bench/bench-broker" --bus "$MB_BUS_BENCH" --bdf "$BDF" \
         --size "$SIZE" --calls "${MB_BENCH_CALLS:-2000}" --runs "$RUNS" \
-        --scale-size "$SCALE_SIZE" "${SCALE_ARGS[@]}" --broker-pid "$MB_BROKER_PID_BENCH" --pin "${MB_BENCH_PIN:-same}" \
+        --scale-size "$SCALE_SIZE" "${SCALE_ARGS[@]}" --broker-pid "$MB_BROKER_PID_BENCH" --pin "$PIN" \
         --parts "$PARTS"
 echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), kernel $(uname -r)"

@@ -186,6 +186,7 @@ mb_start_bus() {
     "${DBUS_DAEMON:-dbus-daemon}" --config-file="$dir/bus.conf" --nofork --nopidfile \
         --print-address=3 3>"$dir/address" >"$MB_TMP/bus-$name.log" 2>&1 &
     mb_track $!
+    eval "MB_BUS_PID_$name=$!"
     mb_wait_file "$dir/address" 10 || mb_fail "dbus-daemon $name did not start"
     chmod 666 "$dir/socket" 2>/dev/null || true
     eval "MB_BUS_$name=unix:path=$dir/socket"
