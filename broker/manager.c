@@ -101,7 +101,9 @@ int manager_new(const ManagerConfig *cfg, Manager **ret) {
         m->policy_files = g_ptr_array_new_with_free_func(g_free);
         m->stopping_buses = domain_bus_stopping_table_new();
 
-        r = sd_event_default(&m->event);
+        /* Not sd_event_default(): a default loop checks its thread with a
+         * gettid() in every pass, and nothing else here takes the default. */
+        r = sd_event_new(&m->event);
         if (r < 0)
                 return log_error_errno(r, "cannot create the event loop: %m");
 

@@ -128,9 +128,11 @@ int main(int argc, char *argv[]) {
         if (plugin_fd >= 0)
                 (void) close(plugin_fd);
 
-        r = sd_event_default(&event);
+        /* Not sd_event_default(): a default loop checks its thread with a
+         * gettid() in every pass. */
+        r = sd_event_new(&event);
         if (r < 0)
-                return log_error_errno(r, "sd_event_default: %m"), 1;
+                return log_error_errno(r, "sd_event_new: %m"), 1;
         (void) sd_event_add_signal(event, NULL, SIGTERM, NULL, NULL);
         (void) sd_event_add_signal(event, NULL, SIGINT, NULL, NULL);
 
