@@ -23,6 +23,7 @@ typedef struct WorkerCall {
         bool awaiting_death;       /* the connection dropped; waiting for SIGCHLD */
         sd_bus_slot *slot;
         uint64_t timeout_usec;
+        uint64_t deadline;         /* CLOCK_MONOTONIC; UINT64_MAX: none */
         bool stall;
         MbWorkerReplyFn cb;
         void *userdata;
@@ -39,10 +40,12 @@ struct MbWorker {
         bool released;             /* the owner let go; only reaping is left */
         bool killed;               /* SIGKILL sent */
         sd_event_source *child_source;
-        /* The call's timer, kept between calls: a call moves its time instead
-         * of creating a source and disabling it again (two timerfd_settime
-         * and an allocation less per call); once nothing is in flight its
-         * expiry is ignored. */
+        /* The call's timer, kept between calls. It never fires after the
+         * call's deadline, but may fire before it: a call whose deadline is
+         * later than the time the timer is set to leaves it alone, and
+         * on_timer() moves it to the deadline when it fires early. So calls
+         * in a row move the event loop's timerfd once per timeout instead of
+         * once per call; once nothing is in flight its expiry is ignored. */
         sd_event_source *timer;
         sd_bus_slot *progress_slot;
         char *bdf;
@@ -175,12 +178,26 @@ static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata) {
         return 0;
 }
 
+static int set_timer(MbWorker *w, uint64_t deadline);
+
 static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         MbWorker *w = userdata;
         char reason[256];
+        uint64_t now;
 
-        if (!w->call.active)
-                return 0; /* the time of a call that has completed */
+        /* Set for a call that has completed, or for an earlier call than
+         * this one, which has no bound or time left. */
+        if (!w->call.active || w->call.deadline == UINT64_MAX)
+                return 0;
+        if (sd_event_now(w->event, CLOCK_MONOTONIC, &now) >= 0 && now < w->call.deadline) {
+                if (set_timer(w, w->call.deadline) < 0) {
+                        snprintf(reason, sizeof(reason), "%s of %s: cannot arm its timer: the plugin's worker was killed",
+                                 w->call.member, w->bdf);
+                        log_dev_error(w->bdf, "%s", reason);
+                        mb_worker_kill(w, reason); /* on_child completes the call */
+                }
+                return 0;
+        }
         w = worker_ref(w);
 
         if (w->call.awaiting_death) {
@@ -203,6 +220,25 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+/* Makes the timer fire at deadline at the latest: a timer already set to
+ * fire before it is left as it is. */
+static int set_timer(MbWorker *w, uint64_t deadline) {
+        uint64_t t;
+        int enabled, r;
+
+        if (!w->timer)
+                return sd_event_add_time(w->event, &w->timer, CLOCK_MONOTONIC, deadline, 1000, on_timer, w);
+        r = sd_event_source_get_enabled(w->timer, &enabled);
+        if (r >= 0 && enabled != SD_EVENT_OFF && sd_event_source_get_time(w->timer, &t) >= 0 && t <= deadline)
+                return 0;
+        r = sd_event_source_set_time(w->timer, deadline);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(w->timer, SD_EVENT_ONESHOT);
+        return r < 0 ? -EIO : 0;
+}
+
+/* The call in flight may take usec from now (from the last progress of a
+ * stall-bounded call). */
 static int arm_timer(MbWorker *w, uint64_t usec) {
         uint64_t now;
         int r;
@@ -210,13 +246,8 @@ static int arm_timer(MbWorker *w, uint64_t usec) {
         r = sd_event_now(w->event, CLOCK_MONOTONIC, &now);
         if (r < 0)
                 return r;
-        if (w->timer) {
-                r = sd_event_source_set_time(w->timer, now + usec);
-                if (r >= 0)
-                        r = sd_event_source_set_enabled(w->timer, SD_EVENT_ONESHOT);
-                return r < 0 ? -EIO : 0;
-        }
-        return sd_event_add_time(w->event, &w->timer, CLOCK_MONOTONIC, now + usec, 1000, on_timer, w);
+        w->call.deadline = usec > UINT64_MAX - now ? UINT64_MAX - 1 : now + usec;
+        return set_timer(w, w->call.deadline);
 }
 
 static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
@@ -400,6 +431,7 @@ int mb_worker_call(MbWorker *w, sd_bus_message *m, uint64_t timeout_usec, bool s
         w->call = (WorkerCall) {
                 .active = true,
                 .timeout_usec = timeout_usec,
+                .deadline = UINT64_MAX,
                 .stall = stall,
                 .cb = cb,
                 .userdata = userdata,
