@@ -286,13 +286,16 @@ static void reply_done_t(DeviceOp *op, int r, const sd_bus_error *error, void *u
         (void) sd_bus_reply_method_return(m, "t", op->result);
 }
 
-/* Runs an enqueueing call: 1 (reply later) or the error. */
-#define ENQUEUE(m, call)                                                                               \
+/* Runs an enqueueing call on d, and the operation at once when d has no
+ * other: 1 (replied, or a reply later) or the error. */
+#define ENQUEUE(m, d, call)                                                                            \
         ({                                                                                             \
                 sd_bus_message_ref(m);                                                                 \
                 int _r = (call);                                                                       \
                 if (_r < 0)                                                                            \
                         sd_bus_message_unref(m);                                                       \
+                else                                                                                   \
+                        device_queue_run(d);                                                           \
                 _r < 0 ? _r : 1;                                                                       \
         })
 
@@ -321,7 +324,7 @@ static int method_preflight(sd_bus_message *m, void *userdata, sd_bus_error *err
         r = read_owner_call(m, d, owner, error);
         if (r < 0)
                 return r;
-        return ENQUEUE(m, device_preflight(d, owner, reply_done, m, error));
+        return ENQUEUE(m, d, device_preflight(d, owner, reply_done, m, error));
 }
 
 static int method_claim(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -351,7 +354,7 @@ static int method_release(sd_bus_message *m, void *userdata, sd_bus_error *error
                 device_set_incoming(d, NULL);
                 return sd_bus_reply_method_return(m, NULL);
         }
-        return ENQUEUE(m, device_release(d, owner, reply_done, m, error));
+        return ENQUEUE(m, d, device_release(d, owner, reply_done, m, error));
 }
 
 static int method_open(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -374,7 +377,7 @@ static int method_open(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         r = auth_check(d->manager->auth, m, AUTH_ADMIN, NULL, error);
         if (r < 0)
                 return r;
-        return ENQUEUE(m, device_open(d, owner, o.vmstate_id[0] ? o.vmstate_id : NULL, reply_done, m, error));
+        return ENQUEUE(m, d, device_open(d, owner, o.vmstate_id[0] ? o.vmstate_id : NULL, reply_done, m, error));
 }
 
 static int method_close(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -387,7 +390,7 @@ static int method_close(sd_bus_message *m, void *userdata, sd_bus_error *error) 
                 return r;
         if (!d->owner || strcmp(d->owner, owner) != 0)
                 return mb_bus_error_setf(error, -MB_ENOTCLAIMED, "%s is not claimed by %s", d->bdf, owner);
-        return ENQUEUE(m, device_close(d, owner, reply_done, m, error));
+        return ENQUEUE(m, d, device_close(d, owner, reply_done, m, error));
 }
 
 static int method_set_state(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -406,7 +409,7 @@ static int method_set_state(sd_bus_message *m, void *userdata, sd_bus_error *err
         r = auth_check(d->manager->auth, m, AUTH_DATA_PATH, d->owner, error);
         if (r < 0)
                 return r;
-        return ENQUEUE(m, device_set_target_state(d, target, reply_done, m, error));
+        return ENQUEUE(m, d, device_set_target_state(d, target, reply_done, m, error));
 }
 
 static int method_reset(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -416,7 +419,7 @@ static int method_reset(sd_bus_message *m, void *userdata, sd_bus_error *error) 
         r = auth_check(d->manager->auth, m, AUTH_ADMIN, NULL, error);
         if (r < 0)
                 return r;
-        return ENQUEUE(m, device_reset(d, reply_done, m, error));
+        return ENQUEUE(m, d, device_reset(d, reply_done, m, error));
 }
 
 static int method_refresh_pending(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -426,7 +429,7 @@ static int method_refresh_pending(sd_bus_message *m, void *userdata, sd_bus_erro
         r = auth_check(d->manager->auth, m, AUTH_DATA_PATH, d->owner, error);
         if (r < 0)
                 return r;
-        return ENQUEUE(m, device_refresh_pending(d, reply_done_t, m, error));
+        return ENQUEUE(m, d, device_refresh_pending(d, reply_done_t, m, error));
 }
 
 static int check_fd(int fd, bool writing, sd_bus_error *error) {
@@ -469,7 +472,7 @@ static int method_save_to(sd_bus_message *m, void *userdata, sd_bus_error *error
         r = read_stream_call(m, d, true, allowed, &fd, &o, error);
         if (r < 0)
                 return r;
-        return ENQUEUE(m, device_save_to(d, fd, o.format, o.max_bytes, o.zero_copy, reply_done_t, m, error));
+        return ENQUEUE(m, d, device_save_to(d, fd, o.format, o.max_bytes, o.zero_copy, reply_done_t, m, error));
 }
 
 static int method_load_from(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -481,7 +484,7 @@ static int method_load_from(sd_bus_message *m, void *userdata, sd_bus_error *err
         r = read_stream_call(m, d, false, allowed, &fd, &o, error);
         if (r < 0)
                 return r;
-        return ENQUEUE(m, device_load_from(d, fd, o.format, reply_done_t, m, error));
+        return ENQUEUE(m, d, device_load_from(d, fd, o.format, reply_done_t, m, error));
 }
 
 static const sd_bus_vtable device_vtable[] = {

@@ -179,19 +179,25 @@ static void queue_kick(Device *d) {
         (void) sd_event_source_set_enabled(d->defer, SD_EVENT_ONESHOT);
 }
 
-static int on_defer(sd_event_source *s, void *userdata) {
+void device_queue_run(Device *d) {
         _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
-        Device *d = userdata;
         DeviceOp *op;
         int r;
 
         if (d->op_running || g_queue_is_empty(&d->ops))
-                return 0;
+                return;
+        /* Started here: the pass queue_kick() asked for has nothing to do. */
+        if (d->defer)
+                (void) sd_event_source_set_enabled(d->defer, SD_EVENT_OFF);
         op = g_queue_peek_head(&d->ops);
         d->op_running = true;
         r = op->start(op, &e);
         if (r < 0)
                 device_op_finish(op, r, &e);
+}
+
+static int on_defer(sd_event_source *s, void *userdata) {
+        device_queue_run(userdata);
         return 0;
 }
 

@@ -123,6 +123,10 @@ int device_op_enqueue(DeviceOp *op, sd_bus_error *error);
 void device_op_finish(DeviceOp *op, int r, const sd_bus_error *error);
 void device_op_finish_errorf(DeviceOp *op, int r, const char *fmt, ...) _printf_(3, 4);
 size_t device_queue_length(const Device *d);
+/* Starts the first queued operation now unless one is running, instead of in
+ * the event loop's next pass: its done callback may run before this returns.
+ * For callers that touch nothing of theirs afterwards (D-Bus method handlers). */
+void device_queue_run(Device *d);
 
 /* State changes that the D-Bus edge announces. */
 void device_set_state(Device *d, MbState s);
