@@ -281,9 +281,16 @@ static void on_worker_reply(MbWorker *w, int r, const sd_bus_error *e, sd_bus_me
         OpCall *c = userdata;
         DeviceOp *op = c->op;
         StepFn next = c->next;
+        Manager *m = op->device->manager;
 
         g_free(c);
         next(op, r, e, reply);
+        /* A reply of the worker is an event of its own (a call that fails
+         * may end in on_child() or on_timer(), which go on after this):
+         * what it changed is announced now, after the D-Bus reply that next()
+         * may have sent, instead of in a pass of the event loop of its own. */
+        if (reply)
+                manager_flush_changes(m);
 }
 
 /* Calls member on the device's worker; next gets the result. */

@@ -225,6 +225,9 @@ void manager_flush_changes(Manager *m) {
         m->changed = g_ptr_array_new_with_free_func(device_free_value);
         for (guint i = 0; i < due->len; i++)
                 announce(m, g_ptr_array_index(due, i));
+        /* Flushed before the pass it asked for: that pass has nothing to do. */
+        if (m->changed->len == 0)
+                (void) sd_event_source_set_enabled(m->changed_source, SD_EVENT_OFF);
 }
 
 void manager_device_changing(Manager *m, Device *d, const char *property) {
