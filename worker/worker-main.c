@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,6 +95,15 @@ int main(int argc, char *argv[]) {
                               MB_WORKER_SOCKET_FD);
                 return 2;
         }
+
+        /* A save or load session allocates 1 MiB buffers (the record being
+         * built or read) and frees them when the next session begins. Keep
+         * them in the heap and keep freed heap: the next session reuses warm
+         * pages instead of faulting in fresh ones (about 0.3 ms per MiB, in
+         * the downtime of a dbus-vmstate Save or Load). A worker that never
+         * streams holds none of it. */
+        if (mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024) == 0 || mallopt(M_TRIM_THRESHOLD, 8 * 1024 * 1024) == 0)
+                log_dev_debug(W.bdf, "mallopt() refused the heap thresholds");
 
         /* Shed what the broker gave us before any vendor code runs. */
         if (mb_privs_drop(user) < 0)
