@@ -96,15 +96,6 @@ int main(int argc, char *argv[]) {
                 return 2;
         }
 
-        /* A save or load session allocates 1 MiB buffers (the record being
-         * built or read) and frees them when the next session begins. Keep
-         * them in the heap and keep freed heap: the next session reuses warm
-         * pages instead of faulting in fresh ones (about 0.3 ms per MiB, in
-         * the downtime of a dbus-vmstate Save or Load). A worker that never
-         * streams holds none of it. */
-        if (mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024) == 0 || mallopt(M_TRIM_THRESHOLD, 8 * 1024 * 1024) == 0)
-                log_dev_debug(W.bdf, "mallopt() refused the heap thresholds");
-
         /* Shed what the broker gave us before any vendor code runs. */
         if (mb_privs_drop(user) < 0)
                 return 1;
@@ -123,6 +114,17 @@ int main(int argc, char *argv[]) {
         sigaddset(&ss, SIGTERM);
         sigaddset(&ss, SIGINT);
         (void) sigprocmask(SIG_BLOCK, &ss, NULL);
+
+        /* A save or load session allocates 1 MiB buffers (the record being
+         * built or read) and frees them when the next session begins. Keep
+         * them in the heap and keep freed heap: the next session reuses warm
+         * pages instead of faulting in fresh ones (about 0.3 ms per MiB, in
+         * the downtime of a dbus-vmstate Save or Load). A worker that never
+         * streams holds none of it. Not before the fds are closed: a log
+         * line opens the journal's socket, which closing would pull from
+         * under sd-journal (ASan's allocator refuses mallopt, and says so). */
+        if (mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024) == 0 || mallopt(M_TRIM_THRESHOLD, 8 * 1024 * 1024) == 0)
+                log_dev_debug(W.bdf, "mallopt() refused the heap thresholds");
 
         /* Load the plugin; a refusal is reported to the broker through Hello(). */
         if (plugin_fd >= 0)
