@@ -60,6 +60,9 @@ Manager *manager_free(Manager *m) {
         m->enum_slot = sd_bus_slot_unref(m->enum_slot);
         m->om_slot = sd_bus_slot_unref(m->om_slot);
         m->prober = prober_free(m->prober);
+        /* Workers let go of above were killed; the loop will not run again
+         * to reap them: do it here (and free what holds the loop). */
+        mb_worker_reap_released();
         m->libvirt = libvirt_events_free(m->libvirt);
         g_free(m->followed_uri);
         if (m->stopping_buses)

@@ -38,6 +38,7 @@ struct MbWorker {
         bool alive;
         bool stopping;
         bool released;             /* the owner let go; only reaping is left */
+        MbWorker *released_prev, *released_next; /* in the list of released workers */
         bool killed;               /* SIGKILL sent */
         sd_event_source *child_source;
         /* The call's timer, kept between calls. It never fires after the
@@ -57,6 +58,28 @@ struct MbWorker {
         MbWorkerProgressFn progress_fn;
         void *progress_ud;
 };
+
+/* Workers let go of while alive (killed, waiting to be reaped by the event
+ * loop): mb_worker_reap_released() finishes them when no loop will run. */
+static MbWorker *released_head;
+
+static void released_link(MbWorker *w) {
+        w->released_prev = NULL;
+        w->released_next = released_head;
+        if (released_head)
+                released_head->released_prev = w;
+        released_head = w;
+}
+
+static void released_unlink(MbWorker *w) {
+        if (w->released_prev)
+                w->released_prev->released_next = w->released_next;
+        else if (released_head == w)
+                released_head = w->released_next;
+        if (w->released_next)
+                w->released_next->released_prev = w->released_prev;
+        w->released_prev = w->released_next = NULL;
+}
 
 static MbWorker *worker_ref(MbWorker *w) {
         w->n_ref++;
@@ -102,10 +125,25 @@ MbWorker *mb_worker_unref(MbWorker *w) {
                 call_clear(&w->call);
                 (void) kill(w->pid, SIGKILL);
                 drop_bus(w);
+                released_link(w);
                 return NULL;
         }
         worker_free(w);
         return NULL;
+}
+
+void mb_worker_reap_released(void) {
+        while (released_head) {
+                MbWorker *w = released_head;
+
+                released_unlink(w);
+                /* SIGKILLed when it was let go: it is gone in a moment. */
+                w->child_source = sd_event_source_disable_unref(w->child_source);
+                while (waitpid(w->pid, NULL, 0) < 0 && errno == EINTR)
+                        ;
+                w->alive = false;
+                worker_free(w);
+        }
 }
 
 /* Finishes the call in flight: the callback may drop the last reference. */
@@ -149,6 +187,7 @@ static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata) {
         if (w->released) {
                 w->alive = false;
                 w->child_source = sd_event_source_disable_unref(w->child_source);
+                released_unlink(w);
                 worker_free(w);
                 return 0;
         }

@@ -39,6 +39,9 @@ int mb_worker_spawn(sd_event *event, const MbWorkerConfig *cfg, MbWorker **ret);
 /* Drops a reference; the last one kills a live worker (SIGKILL) without
  * blocking: the event loop reaps it. */
 MbWorker *mb_worker_unref(MbWorker *w);
+/* A worker unreferenced while alive is killed and reaped later by the event
+ * loop. For an owner that stops its loop (a shutdown): reap them all now. */
+void mb_worker_reap_released(void);
 static inline void mb_worker_unrefp(MbWorker **w) {
         if (*w)
                 mb_worker_unref(*w);

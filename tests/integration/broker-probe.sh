@@ -3,6 +3,7 @@
 # plugins' probe() (in workers), in declaration order; the first that accepts
 # binds. Rules still win; Rescan and ReloadPolicy re-run the probes.
 . "$MB_SRCDIR/tests/integration/lib.sh"
+. "$MB_SRCDIR/tests/integration/broker-lib.sh"
 set -e
 SO="$MB_BUILDDIR/tests/integration/.libs/probe-plugin.so"
 mb_require_built "$MB_BROKER" "$MB_WORKER" "$SO" "$MB_TESTING_SO"
@@ -69,4 +70,20 @@ mb_ctl P claim 0000:81:00.2 --owner 11111111-2222-3333-4444-555555555555
 mb_ctl P open 0000:81:00.2 --owner 11111111-2222-3333-4444-555555555555
 mb_ctl P set-state 0000:81:00.2 stop
 mb_ctl P release 0000:81:00.2 --owner 11111111-2222-3333-4444-555555555555
+
+# A broker stopped while a probe is in flight (its plugin hangs in probe()):
+# it exits at once with status 0 (in a sanitizer build: without a leak
+# report), and reaps the probe's worker itself: nothing is left.
+mb_start_bus Q
+mb_fake_pci "$MB_TMP/sysfs-Q" 0000:81:00.4 0x1d0f 0xdead
+mb_start_broker Q "$MB_TMP/policy.yaml"
+QPID=$(mb_broker_pid Q)
+for _ in $(seq 100); do [ "$(mb_count_workers "$QPID")" -ge 1 ] && break; sleep 0.05; done
+[ "$(mb_count_workers "$QPID")" -ge 1 ] || mb_fail "Q: no probe worker"
+PROBER=$(mb_workers "$QPID" | head -n1)
+kill -TERM "$QPID"
+set +e; wait "$QPID"; st=$?; set -e
+[ "$st" = 0 ] || mb_fail "Q: the broker stopped during a probe exited with $st (see $MB_TMP/broker-Q.log)"
+[ ! -e "/proc/$PROBER" ] || mb_fail "Q: the probe's worker $PROBER is still there ($(cat /proc/$PROBER/status 2>/dev/null | grep State))"
+mb_log "stopped during a probe: exit 0, the probe's worker reaped by the broker"
 mb_log "ok"

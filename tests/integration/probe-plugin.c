@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * probe-plugin.so: a test plugin whose optional probe() accepts the functions
- * of vendor 0x1d0f with an even device ID, and declines every other. Its ops
- * model a device without state. For tests/integration/broker-probe.sh.
+ * of vendor 0x1d0f with an even device ID, and declines every other; for
+ * device 0xdead it hangs (a broker stopped while it probes). Its ops model a
+ * device without state. For tests/integration/broker-probe.sh.
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "migbroker/plugin.h"
 
@@ -32,6 +34,9 @@ static int p_get_state(void *h, uint32_t *v) { *v = ((H *) h)->state; return 0; 
 static int p_cleanup(void *h) { free(h); return 0; }
 
 static int p_probe(const char *bdf, uint16_t vendor, uint16_t device) {
+        if (vendor == 0x1d0f && device == 0xdead)
+                for (;;)
+                        pause();
         return vendor == 0x1d0f && device % 2 == 0;
 }
 
