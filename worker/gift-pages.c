@@ -69,8 +69,6 @@ int mb_gift_pages_map(MbGiftPages *g, size_t slot_len) {
                 (void) munmap(region + len, (size_t) (m + 2 * len - (region + len)));
 
         *g = (MbGiftPages) {
-                .map = region,
-                .map_len = len,
                 .region = region,
                 .region_len = len,
                 .slot_len = slot_len,
@@ -88,8 +86,8 @@ int mb_gift_pages_map(MbGiftPages *g, size_t slot_len) {
 
 void mb_gift_pages_unmap(MbGiftPages *g) {
         /* The pipe keeps its references to what it still holds. */
-        if (g->map)
-                (void) munmap(g->map, g->map_len);
+        if (g->region)
+                (void) munmap(g->region, g->region_len);
         *g = (MbGiftPages) {};
 }
 

@@ -25,9 +25,7 @@
 #include <stdint.h>
 
 typedef struct MbGiftPages {
-        uint8_t *map;          /* the mapping; the region lies aligned inside */
-        size_t map_len;
-        uint8_t *region;       /* region_len bytes, aligned to region_len */
+        uint8_t *region;       /* the mapping: region_len bytes, aligned to region_len */
         size_t region_len;
         size_t slot_len;
         unsigned n_slots;      /* slots per region */

@@ -56,6 +56,7 @@
 #include <systemd/sd-bus.h>
 #include <unistd.h>
 
+#include "bench-bus.h"
 #include "bench-util.h"
 #include "stream.h"
 
@@ -103,20 +104,7 @@ static void die(const char *what, int r, const sd_bus_error *e) {
 }
 
 static sd_bus *bus_connect(void) {
-        sd_bus *b = NULL;
-        int r = sd_bus_new(&b);
-
-        if (r >= 0)
-                r = sd_bus_set_address(b, arg_bus);
-        if (r >= 0)
-                r = sd_bus_set_bus_client(b, 1);
-        if (r >= 0)
-                r = sd_bus_negotiate_fds(b, 1);
-        if (r >= 0)
-                r = sd_bus_start(b);
-        if (r < 0)
-                die("connect", r, NULL);
-        return b;
+        return mb_bench_bus_connect("bench-broker", arg_bus);
 }
 
 static char *device_path(sd_bus *b, const char *bdf) {

@@ -28,6 +28,7 @@
 #include <systemd/sd-bus.h>
 #include <unistd.h>
 
+#include "bench-bus.h"
 #include "bench-util.h"
 
 #define SEQ 9 /* one-at-a-time samples of Claim and Release */
@@ -42,18 +43,7 @@ static void die(const char *what, int r, const sd_bus_error *e) {
 }
 
 static sd_bus *bus_connect(void) {
-        sd_bus *b = NULL;
-        int r = sd_bus_new(&b);
-
-        if (r >= 0)
-                r = sd_bus_set_address(b, arg_bus);
-        if (r >= 0)
-                r = sd_bus_set_bus_client(b, 1);
-        if (r >= 0)
-                r = sd_bus_start(b);
-        if (r < 0)
-                die("connect", r, NULL);
-        return b;
+        return mb_bench_bus_connect("bench-fleet", arg_bus);
 }
 
 /* The BDF of function i of the fake tree (bench-fleet.sh makes the same). */

@@ -8,11 +8,11 @@ tests_bench_bench_policy_CPPFLAGS = $(MBPOLICY_CPPFLAGS)
 tests_bench_bench_policy_CFLAGS = $(MBPOLICY_CFLAGS) -O2
 tests_bench_bench_policy_LDADD = $(MBPOLICY_LIBS) common/libmbcore.la $(SYSTEMD_LIBS) -lm
 
-tests_bench_bench_broker_SOURCES = tests/bench/bench-broker.c tests/bench/bench-util.h
+tests_bench_bench_broker_SOURCES = tests/bench/bench-broker.c tests/bench/bench-bus.h tests/bench/bench-util.h
 tests_bench_bench_broker_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS) -O2 -pthread
 tests_bench_bench_broker_LDADD = common/libmbcore.la $(SYSTEMD_LIBS) -lpthread -lm
 
-tests_bench_bench_fleet_SOURCES = tests/bench/bench-fleet.c tests/bench/bench-util.h
+tests_bench_bench_fleet_SOURCES = tests/bench/bench-fleet.c tests/bench/bench-bus.h tests/bench/bench-util.h
 tests_bench_bench_fleet_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS) -O2 -pthread
 tests_bench_bench_fleet_LDADD = $(SYSTEMD_LIBS) -lpthread -lm
 
