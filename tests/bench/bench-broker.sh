@@ -7,7 +7,8 @@
 # MB_BENCH_PIN (same; split, none: see bench-broker.c; one: as same, and the
 # broker and its bus daemon on CPU 0 too), MB_BENCH_PARTS
 # ("latency throughput"; "latency" alone measures the first three rows and
-# sets up no device for the "at once" row).
+# sets up no device for the "at once" row), MB_BENCH_TCP_PAIRS (3: TCP pairs
+# per run, as loopback TCP is far noisier than a pipe).
 # The older MB_BENCH_SIZE (bytes) and MB_BENCH_RUNS still work.
 . "$MB_SRCDIR/tests/integration/lib.sh"
 set -e
@@ -66,5 +67,5 @@ fi
 "$MB_BUILDDIR/tests/bench/bench-broker" --bus "$MB_BUS_BENCH" --bdf "$BDF" \
         --size "$SIZE" --calls "${MB_BENCH_CALLS:-2000}" --runs "$RUNS" \
         --scale-size "$SCALE_SIZE" "${SCALE_ARGS[@]}" --broker-pid "$MB_BROKER_PID_BENCH" --pin "$PIN" \
-        --parts "$PARTS"
+        --parts "$PARTS" --tcp-pairs "${MB_BENCH_TCP_PAIRS:-3}"
 echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), kernel $(uname -r)"
