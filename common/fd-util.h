@@ -41,7 +41,7 @@ ssize_t mb_fd_read_full(int fd, void *buf, size_t len, const MbFdWaitPolicy *p);
  * a pipe, or -errno. */
 int mb_fd_grow_pipe(int fd, size_t want);
 
-/* "pipe", "socket", "regular", "fifo", "chardev", "directory", ... for messages;
+/* "pipe", "socket", "regular file", "character device", "directory", ... for messages;
  * and a check that fd is usable for a stream: a pipe/FIFO, a socket, a regular
  * file or a character device; -EBADF for a closed fd, -EISDIR, -EINVAL otherwise. */
 const char *mb_fd_kind(int fd);

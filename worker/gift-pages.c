@@ -67,6 +67,9 @@ int mb_gift_pages_map(MbGiftPages *g, size_t slot_len) {
                 (void) munmap(m, (size_t) (region - m));
         if (region + len < m + 2 * len)
                 (void) munmap(region + len, (size_t) (m + 2 * len - (region + len)));
+        /* A plugin may have mlockall(MCL_FUTURE)ed the worker: locked pages
+         * cannot be dropped (MADV_DONTNEED fails with EINVAL) once spliced. */
+        (void) munlock(region, len);
 
         *g = (MbGiftPages) {
                 .region = region,

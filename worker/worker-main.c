@@ -10,6 +10,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,18 @@
 #include "worker-server.h"
 
 static MbWorkerServer W;
+
+/* A process a plugin forks starts as any program would: SIGTERM and SIGINT
+ * unblocked (the worker blocks them for its event loop), SIGPIPE default. */
+static void plugin_child_after_fork(void) {
+        sigset_t ss;
+
+        sigemptyset(&ss);
+        sigaddset(&ss, SIGTERM);
+        sigaddset(&ss, SIGINT);
+        (void) sigprocmask(SIG_UNBLOCK, &ss, NULL); /* fails only on invalid arguments */
+        (void) signal(SIGPIPE, SIG_DFL);
+}
 
 static void help(void) {
         printf("Usage: %s --bdf BDF --plugin-path PATH [OPTIONS]\n\n"
@@ -114,6 +127,9 @@ int main(int argc, char *argv[]) {
         sigaddset(&ss, SIGTERM);
         sigaddset(&ss, SIGINT);
         (void) sigprocmask(SIG_BLOCK, &ss, NULL);
+        r = pthread_atfork(NULL, NULL, plugin_child_after_fork);
+        if (r != 0)
+                return log_dev_error_errno(W.bdf, -r, "pthread_atfork: %m"), 1;
 
         /* A save or load session allocates 1 MiB buffers (the record being
          * built or read) and frees them when the next session begins. Keep
@@ -145,8 +161,10 @@ int main(int argc, char *argv[]) {
         r = sd_event_new(&event);
         if (r < 0)
                 return log_error_errno(r, "sd_event_new: %m"), 1;
-        (void) sd_event_add_signal(event, NULL, SIGTERM, NULL, NULL);
-        (void) sd_event_add_signal(event, NULL, SIGINT, NULL, NULL);
+        /* Blocked above: without these the worker would ignore a SIGTERM. */
+        if ((r = sd_event_add_signal(event, NULL, SIGTERM, NULL, NULL)) < 0 ||
+            (r = sd_event_add_signal(event, NULL, SIGINT, NULL, NULL)) < 0)
+                return log_dev_error_errno(W.bdf, r, "cannot watch SIGTERM and SIGINT: %m"), 1;
 
         r = sd_bus_new(&W.bus);
         if (r < 0)

@@ -41,8 +41,10 @@ int mb_plugin_load(MbPlugin *p, const char *open_path, const char *display_path,
 
         memset(p, 0, sizeof(*p));
         p->path = strdup(display_path);
-        if (!p->path)
+        if (!p->path) {
+                snprintf(errbuf, errlen, "cannot load plugin %s: out of memory", display_path);
                 return -ENOMEM;
+        }
 
         dlerror();
         p->dl = dlopen(open_path, RTLD_NOW | RTLD_LOCAL);

@@ -25,7 +25,7 @@ typedef struct MbPlugin {
 /* Loads the plugin from open_path (e.g. "/proc/self/fd/4"); display_path is
  * what messages name. On failure returns -errno and a specific message in
  * errbuf ("missing symbol vfio_lm_get_plugin_version", "plugin API version 1,
- * expected 0", "ops table has no 'save'" ...). */
+ * expected 0", "mandatory op 'save' is NULL in its ops table" ...). */
 int mb_plugin_load(MbPlugin *p, const char *open_path, const char *display_path, char *errbuf, size_t errlen);
 void mb_plugin_unload(MbPlugin *p);
 

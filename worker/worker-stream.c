@@ -99,6 +99,27 @@ static int plugin_pending(const MbWorkerStreamCtx *ctx, uint64_t *pending) {
         return 0;
 }
 
+/* The session's copy buffer, allocated once a call of the session copies. */
+static int copy_buffer(const MbWorkerStreamCtx *ctx, MbSaveSession *s) {
+        if (!s->buf && posix_memalign((void **) &s->buf, 4096, MB_WORKER_CHUNK) != 0) {
+                s->buf = NULL;
+                return fail(ctx, -ENOMEM, "out of memory for the %u-byte copy buffer", MB_WORKER_CHUNK);
+        }
+        return 0;
+}
+
+/* Zero copy is an optimisation: whatever stops it (no huge pages, a plugin
+ * that mlockall()ed the worker, RLIMIT_MEMLOCK, a failed madvise) makes the
+ * call copy instead. Gift pages that went to the pipe stay the pipe's. */
+static int copy_instead(const MbWorkerStreamCtx *ctx, MbSaveSession *s, MbGiftPages *gift, bool *zero_copy, int r,
+                        const char *what) {
+        if (r != -EOPNOTSUPP)
+                log_dev_debug(ctx->bdf, "zero copy off for this call: %s: %s", what, strerror(-r));
+        mb_gift_pages_unmap(gift);
+        *zero_copy = false;
+        return copy_buffer(ctx, s);
+}
+
 /* Where the records of a save call are built: gift pages (zero-copy) when
  * asked and the round is big enough for a huge page to pay (a huge page
  * fault zeroes 2 MiB and may compact memory first, more than copying a
@@ -111,27 +132,30 @@ static int save_buffers(const MbWorkerStreamCtx *ctx, MbSaveSession *s, bool zer
         *zero_copy = false;
         if (zero_copy_wanted && round >= MB_GIFT_MIN_BYTES) {
                 r = mb_gift_pages_map(gift, MB_WORKER_CHUNK);
-                if (r < 0 && r != -EOPNOTSUPP)
-                        return fail(ctx, r, "cannot map the zero-copy buffers: %s", strerror(-r));
-                *zero_copy = r >= 0;
+                if (r < 0)
+                        return copy_instead(ctx, s, gift, zero_copy, r, "cannot map the zero-copy buffers");
+                *zero_copy = true;
+                return 0;
         }
-        if (!*zero_copy && !s->buf && posix_memalign((void **) &s->buf, 4096, MB_WORKER_CHUNK) != 0) {
-                /* The copy buffer, allocated once a call of the session copies. */
-                s->buf = NULL;
-                return fail(ctx, -ENOMEM, "out of memory");
-        }
-        return 0;
+        return copy_buffer(ctx, s);
+}
+
+static int save_records(const MbWorkerStreamCtx *ctx, MbSaveSession *s, int fd, MbStreamFormat format,
+                        uint64_t max_bytes, uint32_t flags, const MbFdWaitPolicy *wp, Progress *prog,
+                        MbSaveResult *ret);
+
+static int stop_copy_grew(const MbWorkerStreamCtx *ctx, const MbSaveSession *s, uint64_t pending) {
+        return fail(ctx, -MB_EPLUGINFAILED,
+                    "pending bytes grew in stop-copy: %" PRIu64 " reported after %" PRIu64 " of the %" PRIu64
+                    " first reported were saved",
+                    pending, s->stop_first - s->stop_budget, s->stop_first);
 }
 
 int mb_worker_save(const MbWorkerStreamCtx *ctx, MbSaveSession *s, int fd, MbStreamFormat format,
                    uint64_t max_bytes, uint32_t flags, int stall_ms, MbSaveResult *ret) {
         Progress prog = { .ctx = ctx, .last_ns = now_ns() };
         MbFdWaitPolicy wp = { .stall_ms = stall_ms, .heartbeat = heartbeat, .userdata = &prog };
-        uint64_t payload = 0, records = 0, budget = UINT64_MAX, first_pending = 0;
-        uint32_t chunk = format == MB_STREAM_FORMAT_FRAMED ? MB_WORKER_FRAMED_CHUNK : MB_WORKER_CHUNK;
-        _cleanup_(mb_gift_pages_unmap) MbGiftPages gift = {};
-        bool zero_copy_wanted, zero_copy = false, buffers = false;
-        int pipe_size, r;
+        int r;
 
         *ret = (MbSaveResult) {};
 
@@ -148,12 +172,32 @@ int mb_worker_save(const MbWorkerStreamCtx *ctx, MbSaveSession *s, int fd, MbStr
                 s->format = format;
         } else if (!s->active) {
                 return fail(ctx, -EINVAL, "no save session is active");
+        } else if (s->broken) {
+                return fail(ctx, -EINVAL, "an earlier call of this save session failed part-way: start a new one");
         } else if (s->ended) {
                 return fail(ctx, -EINVAL, "the save session already ended");
         } else if (s->format != format) {
                 return fail(ctx, -EINVAL, "a save session cannot change its format from %s to %s",
                             mb_stream_format_to_string(s->format), mb_stream_format_to_string(format));
         }
+
+        r = save_records(ctx, s, fd, format, max_bytes, flags, &wp, &prog, ret);
+        if (r < 0)
+                s->broken = true;
+        return r;
+}
+
+/* The part of a save call that moves state: any failure in it breaks the
+ * session (the plugin may have handed over bytes that never reached the fd). */
+static int save_records(const MbWorkerStreamCtx *ctx, MbSaveSession *s, int fd, MbStreamFormat format,
+                        uint64_t max_bytes, uint32_t flags, const MbFdWaitPolicy *wp, Progress *prog,
+                        MbSaveResult *ret) {
+        int stall_ms = wp->stall_ms;
+        uint64_t payload = 0, records = 0;
+        uint32_t chunk = format == MB_STREAM_FORMAT_FRAMED ? MB_WORKER_FRAMED_CHUNK : MB_WORKER_CHUNK;
+        _cleanup_(mb_gift_pages_unmap) MbGiftPages gift = {};
+        bool zero_copy_wanted, zero_copy = false, buffers = false;
+        int pipe_size, r;
 
         pipe_size = mb_fd_grow_pipe(fd, PIPE_TARGET);
         /* Zero-copy only into a pipe; decided at the first record (save_buffers). */
@@ -164,10 +208,10 @@ int mb_worker_save(const MbWorkerStreamCtx *ctx, MbSaveSession *s, int fd, MbStr
                 int len = mb_stream_header_encode(hdr, sizeof(hdr), ctx->bdf, ctx->plugin->name);
                 if (len < 0)
                         return fail(ctx, len, "cannot encode the stream header");
-                r = mb_fd_write_all(fd, hdr, (size_t) len, &wp);
+                r = mb_fd_write_all(fd, hdr, (size_t) len, wp);
                 if (r < 0)
                         return fd_error(ctx, r, "writing the stream header", stall_ms);
-                prog.bytes += (uint64_t) len;
+                prog->bytes += (uint64_t) len;
         }
 
         for (;;) {
@@ -179,15 +223,14 @@ int mb_worker_save(const MbWorkerStreamCtx *ctx, MbSaveSession *s, int fd, MbStr
                 if (pending == 0)
                         break;
                 /* In stop-copy nothing changes any more: what is pending may only
-                 * shrink by what was saved, or this would never end. */
+                 * shrink by what was saved, or this would never end (across
+                 * calls too: a --max-bytes save is many calls). */
                 if (flags & MB_WORKER_SAVE_UNTIL_EMPTY) {
-                        if (budget == UINT64_MAX)
-                                budget = first_pending = pending;
-                        else if (pending > budget)
-                                return fail(ctx, -MB_EPLUGINFAILED,
-                                            "pending bytes grew in stop-copy: %" PRIu64 " reported after %" PRIu64
-                                            " of the %" PRIu64 " first reported were saved",
-                                            pending, first_pending - budget, first_pending);
+                        if (!s->stop_copy) {
+                                s->stop_copy = true;
+                                s->stop_budget = s->stop_first = pending;
+                        } else if (pending > s->stop_budget)
+                                return stop_copy_grew(ctx, s, pending);
                 }
 
                 round = pending;
@@ -199,10 +242,10 @@ int mb_worker_save(const MbWorkerStreamCtx *ctx, MbSaveSession *s, int fd, MbStr
                 if (format == MB_STREAM_FORMAT_RAW) {
                         uint8_t rh[MB_STREAM_RAW_ROUND_HDR_LEN];
                         mb_stream_raw_round_encode(rh, round);
-                        r = mb_fd_write_all(fd, rh, sizeof(rh), &wp);
+                        r = mb_fd_write_all(fd, rh, sizeof(rh), wp);
                         if (r < 0)
                                 return fd_error(ctx, r, "writing the stream", stall_ms);
-                        prog.bytes += sizeof(rh);
+                        prog->bytes += sizeof(rh);
                 }
 
                 for (uint64_t left = round; left > 0;) {
@@ -221,8 +264,13 @@ int mb_worker_save(const MbWorkerStreamCtx *ctx, MbSaveSession *s, int fd, MbStr
                         }
                         if (zero_copy) {
                                 r = mb_gift_pages_next(&gift, &slot, &splice);
-                                if (r < 0)
-                                        return fail(ctx, r, "cannot renew the zero-copy buffers: %s", strerror(-r));
+                                if (r < 0) {
+                                        slot = NULL;
+                                        r = copy_instead(ctx, s, &gift, &zero_copy, r,
+                                                         "cannot renew the zero-copy buffers");
+                                        if (r < 0)
+                                                return r;
+                                }
                         }
                         rec = slot ?: rec_local;
                         data = slot ? slot + (framed ? MB_STREAM_RECORD_HDR_LEN : 0) : s->buf;
@@ -236,7 +284,7 @@ int mb_worker_save(const MbWorkerStreamCtx *ctx, MbSaveSession *s, int fd, MbStr
                         if (splice) {
                                 /* From here on the slot's bytes belong to the pipe: never written again. */
                                 mb_gift_pages_spliced(&gift);
-                                r = mb_fd_vmsplice_all(fd, slot, (framed ? MB_STREAM_RECORD_HDR_LEN : 0) + sz, &wp);
+                                r = mb_fd_vmsplice_all(fd, slot, (framed ? MB_STREAM_RECORD_HDR_LEN : 0) + sz, wp);
                         } else {
                                 struct iovec iov[2];
                                 int n = 0;
@@ -244,7 +292,7 @@ int mb_worker_save(const MbWorkerStreamCtx *ctx, MbSaveSession *s, int fd, MbStr
                                 if (framed)
                                         iov[n++] = (struct iovec) { rec, MB_STREAM_RECORD_HDR_LEN };
                                 iov[n++] = (struct iovec) { data, sz };
-                                r = mb_fd_writev_all(fd, iov, n, &wp);
+                                r = mb_fd_writev_all(fd, iov, n, wp);
                         }
                         if (r < 0)
                                 return fd_error(ctx, r, "writing the stream", stall_ms);
@@ -254,12 +302,12 @@ int mb_worker_save(const MbWorkerStreamCtx *ctx, MbSaveSession *s, int fd, MbStr
                         payload += sz;
                         records++;
                         left -= sz;
-                        prog.bytes += sz + (format == MB_STREAM_FORMAT_FRAMED ? MB_STREAM_RECORD_HDR_LEN : 0);
-                        progress_emit(&prog, false);
+                        prog->bytes += sz + (format == MB_STREAM_FORMAT_FRAMED ? MB_STREAM_RECORD_HDR_LEN : 0);
+                        progress_emit(prog, false);
                 }
 
-                if (budget != UINT64_MAX)
-                        budget -= round;
+                if (flags & MB_WORKER_SAVE_UNTIL_EMPTY)
+                        s->stop_budget -= round;
                 if (!(flags & MB_WORKER_SAVE_UNTIL_EMPTY))
                         break;
                 if (max_bytes > 0 && payload >= max_bytes)
@@ -269,24 +317,37 @@ int mb_worker_save(const MbWorkerStreamCtx *ctx, MbSaveSession *s, int fd, MbStr
         r = plugin_pending(ctx, &ret->pending_after);
         if (r < 0)
                 return r;
+        if ((flags & MB_WORKER_SAVE_UNTIL_EMPTY) && ret->pending_after > s->stop_budget)
+                return stop_copy_grew(ctx, s, ret->pending_after);
 
         if ((flags & MB_WORKER_SAVE_END) && ret->pending_after == 0) {
                 if (format == MB_STREAM_FORMAT_FRAMED) {
                         uint8_t end[MB_STREAM_END_RECORD_LEN];
                         mb_stream_end_record_encode(end, s->next_idx, s->total_bytes, s->next_idx);
-                        r = mb_fd_write_all(fd, end, sizeof(end), &wp);
+                        r = mb_fd_write_all(fd, end, sizeof(end), wp);
                         if (r < 0)
                                 return fd_error(ctx, r, "writing the end record", stall_ms);
-                        prog.bytes += sizeof(end);
+                        prog->bytes += sizeof(end);
                 }
                 s->ended = true;
         }
 
-        ret->bytes = prog.bytes;
+        ret->bytes = prog->bytes;
         ret->records = records;
         ret->ended = s->ended;
-        progress_emit(&prog, true);
+        progress_emit(prog, true);
         return 0;
+}
+
+/* A reader failure: StreamCorrupt for what the stream got wrong, the
+ * reader's own code for the rest (out of memory for a record is not a
+ * corrupt stream, and must not be called one). */
+static int reader_error(const MbWorkerStreamCtx *ctx, const MbLoadSession *s, int r) {
+        const char *msg = mb_stream_reader_error(s->reader);
+
+        if (r == -EBADMSG)
+                return fail(ctx, -MB_ESTREAMCORRUPT, "%s", msg ?: "corrupt stream");
+        return fail(ctx, r, "%s", msg ?: strerror(-r));
 }
 
 int mb_worker_load(const MbWorkerStreamCtx *ctx, MbLoadSession *s, int fd, MbStreamFormat format, uint32_t flags,
@@ -331,14 +392,17 @@ int mb_worker_load(const MbWorkerStreamCtx *ctx, MbLoadSession *s, int fd, MbStr
 
                 r = mb_stream_reader_want(s->reader, &buf, &len);
                 if (r < 0)
-                        return fail(ctx, -MB_ESTREAMCORRUPT, "%s", mb_stream_reader_error(s->reader) ?: "corrupt stream");
+                        return reader_error(ctx, s, r);
                 if (len == 0) {
                         /* Ended: anything more is an error, EOF is expected. */
                         n = mb_fd_read_some(fd, scratch, sizeof(scratch), &wp);
                         if (n < 0)
                                 return fd_error(ctx, (int) n, "reading the stream", stall_ms);
-                        if (n > 0)
-                                return fail(ctx, -MB_ESTREAMCORRUPT, "data after the end record");
+                        if (n > 0) {
+                                /* The reader refuses it, and stays failed: LoadFinish too. */
+                                r = mb_stream_reader_commit(s->reader, (size_t) n, &ev);
+                                return reader_error(ctx, s, r < 0 ? r : -MB_ESTREAMCORRUPT);
+                        }
                         break;
                 }
                 n = mb_fd_read_some(fd, buf, len, &wp);
@@ -350,7 +414,7 @@ int mb_worker_load(const MbWorkerStreamCtx *ctx, MbLoadSession *s, int fd, MbStr
 
                 r = mb_stream_reader_commit(s->reader, (size_t) n, &ev);
                 if (r < 0)
-                        return fail(ctx, -MB_ESTREAMCORRUPT, "%s", mb_stream_reader_error(s->reader) ?: "corrupt stream");
+                        return reader_error(ctx, s, r);
 
                 switch (ev.type) {
                 case MB_STREAM_EVENT_DATA:

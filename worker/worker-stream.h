@@ -29,6 +29,13 @@ typedef struct MbSaveSession {
         uint32_t next_idx;
         uint64_t total_bytes;              /* payload bytes of the session */
         uint8_t *buf;                      /* MB_WORKER_CHUNK bytes */
+        /* Stop-copy (calls with MB_WORKER_SAVE_UNTIL_EMPTY): what was pending
+         * at its first round, and what may still be; pending never grows. */
+        bool stop_copy;
+        uint64_t stop_first, stop_budget;
+        /* A call failed after it may have moved state (the plugin's save()
+         * ran, or bytes went out): the stream has a hole, nothing may follow. */
+        bool broken;
 } MbSaveSession;
 
 typedef struct MbLoadSession {

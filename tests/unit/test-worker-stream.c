@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -36,6 +37,7 @@ typedef struct Mem {
         uint32_t n_load_calls;
         uint32_t load_lens[64];
         int grow_in_stopcopy;   /* update_pending grows each call */
+        int stuck;              /* update_pending reports the whole size, always */
         int implausible;        /* update_pending reports 2^50 */
         int save_fail_at;       /* save() fails on this call number (1-based), 0 never */
 } Mem;
@@ -45,6 +47,10 @@ static Mem M;
 static int mem_update_pending(void *h, uint64_t *p) {
         if (M.implausible) {
                 *p = UINT64_C(1) << 50;
+                return 0;
+        }
+        if (M.stuck) {
+                *p = M.size;
                 return 0;
         }
         if (M.grow_in_stopcopy) {
@@ -60,6 +66,8 @@ static int mem_save(void *h, uint8_t *buf, uint64_t len) {
         M.n_save_calls++;
         if (M.save_fail_at && M.n_save_calls == (uint32_t) M.save_fail_at)
                 return -EIO;
+        if (M.stuck)
+                M.sent = 0;
         if (len > M.size - M.sent + M.extra)
                 return -EINVAL;
         for (uint64_t i = 0; i < len; i++)
@@ -262,6 +270,48 @@ static void test_pending_checks(void **state) {
         assert_non_null(strstr(errbuf, "grew in stop-copy"));
         mb_save_session_reset(&s);
 
+        /* Stop-copy capped by max-bytes is many calls: what is pending may
+         * not grow from one to the next either (it would never end). */
+        mem_reset(1000);
+        assert_int_equal(mb_worker_save(&c, &s, fd, MB_STREAM_FORMAT_FRAMED, 300,
+                                        MB_WORKER_SAVE_BEGIN | MB_WORKER_SAVE_UNTIL_EMPTY | MB_WORKER_SAVE_END, 1000,
+                                        &res),
+                         0);
+        assert_int_equal(res.pending_after, 700);
+        M.stuck = 1;
+        assert_int_equal(mb_worker_save(&c, &s, fd, MB_STREAM_FORMAT_FRAMED, 300,
+                                        MB_WORKER_SAVE_UNTIL_EMPTY | MB_WORKER_SAVE_END, 1000, &res),
+                         -MB_EPLUGINFAILED);
+        assert_non_null(strstr(errbuf, "grew in stop-copy: 1000 reported after 300 of the 1000"));
+        /* A session that failed part-way takes no more calls. */
+        assert_int_equal(mb_worker_save(&c, &s, fd, MB_STREAM_FORMAT_FRAMED, 300,
+                                        MB_WORKER_SAVE_UNTIL_EMPTY | MB_WORKER_SAVE_END, 1000, &res),
+                         -EINVAL);
+        assert_non_null(strstr(errbuf, "failed part-way"));
+        mb_save_session_reset(&s);
+
+        /* ... and a plugin that keeps its pending while saving fails at once. */
+        mem_reset(1000);
+        M.stuck = 1;
+        assert_int_equal(mb_worker_save(&c, &s, fd, MB_STREAM_FORMAT_FRAMED, 300,
+                                        MB_WORKER_SAVE_BEGIN | MB_WORKER_SAVE_UNTIL_EMPTY | MB_WORKER_SAVE_END, 1000,
+                                        &res),
+                         -MB_EPLUGINFAILED);
+        assert_non_null(strstr(errbuf, "grew in stop-copy: 1000 reported after 300 of the 1000"));
+        mb_save_session_reset(&s);
+
+        /* A well-behaved plugin saved 300 bytes a call ends in the fourth. */
+        mem_reset(1000);
+        for (int i = 0; i < 4; i++) {
+                assert_int_equal(mb_worker_save(&c, &s, fd, MB_STREAM_FORMAT_FRAMED, 300,
+                                                (i == 0 ? MB_WORKER_SAVE_BEGIN : 0) | MB_WORKER_SAVE_UNTIL_EMPTY |
+                                                        MB_WORKER_SAVE_END,
+                                                1000, &res),
+                                 0);
+                assert_int_equal(res.ended, i == 3);
+        }
+        mb_save_session_reset(&s);
+
         mem_reset(3 * MB_WORKER_CHUNK);
         M.save_fail_at = 2;
         assert_int_equal(mb_worker_save(&c, &s, fd, MB_STREAM_FORMAT_FRAMED, 0, MB_WORKER_SAVE_BEGIN, 1000, &res),
@@ -369,6 +419,9 @@ static void test_load_corrupt_and_incomplete(void **state) {
         assert_int_equal(mb_worker_load(&c, &l, fd2, MB_STREAM_FORMAT_FRAMED, MB_WORKER_LOAD_BEGIN, 1000, &lres),
                          -MB_ESTREAMCORRUPT);
         assert_non_null(strstr(errbuf, "after the end record"));
+        /* ... and the session stays failed: finish does not call it complete. */
+        assert_int_equal(mb_worker_load_finish(&c, &l, &lres), -MB_ESTREAMCORRUPT);
+        assert_false(lres.ended);
         close(fd2);
 
         /* Two calls may feed one session: split the stream in two files. */
@@ -545,11 +598,55 @@ static void test_zero_copy_without_huge_pages(void **state) {
         assert_int_equal(prctl(PR_SET_THP_DISABLE, 0, 0, 0, 0), 0);
 }
 
+/* A plugin that mlockall(MCL_FUTURE)s its worker: the gift pages are
+ * mapped locked (or not at all under RLIMIT_MEMLOCK), yet a zero-copy save
+ * still delivers the whole stream, spliced or copied. In a child, so that
+ * the lock stays there. */
+static void test_zero_copy_locked_worker(void **state) {
+        MbSaveSession s = {};
+        MbSaveResult res;
+        MbWorkerStreamCtx c = ctx();
+        uint64_t size = 9 * MB_WORKER_CHUNK + 5, got = 0;
+        int p[2], status;
+        uint8_t buf[65536];
+        ssize_t n;
+        pid_t pid;
+
+        if (getenv("MB_SANITIZERS") && strcmp(getenv("MB_SANITIZERS"), "yes") == 0)
+                skip(); /* a locked ASan shadow is not what this tests */
+        assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                close(p[0]);
+                mem_reset(size);
+                if (mlockall(MCL_FUTURE) < 0)
+                        _exit(77);
+                _exit(mb_worker_save(&c, &s, p[1], MB_STREAM_FORMAT_FRAMED, 0,
+                                     MB_WORKER_SAVE_BEGIN | MB_WORKER_SAVE_UNTIL_EMPTY | MB_WORKER_SAVE_END |
+                                             MB_WORKER_SAVE_ZERO_COPY,
+                                     5000, &res) == 0 && res.ended
+                              ? 0
+                              : 1);
+        }
+        close(p[1]);
+        while ((n = read(p[0], buf, sizeof(buf))) > 0)
+                got += (uint64_t) n;
+        close(p[0]);
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        if (WEXITSTATUS(status) == 77)
+                skip();
+        assert_int_equal(WEXITSTATUS(status), 0);
+        assert_true(got > size);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_teardown(test_framed_save_and_load, teardown),
                 cmocka_unit_test_teardown(test_zero_copy, teardown),
                 cmocka_unit_test_teardown(test_zero_copy_without_huge_pages, teardown),
+                cmocka_unit_test_teardown(test_zero_copy_locked_worker, teardown),
                 cmocka_unit_test_teardown(test_raw_rounds_and_max_bytes, teardown),
                 cmocka_unit_test_teardown(test_format_cannot_change, teardown),
                 cmocka_unit_test_teardown(test_pending_checks, teardown),
