@@ -72,7 +72,10 @@ _noreturn_ static void child_exec(char *const argv[], const int *fds, size_t n_f
                         _exit(126);
         if (n_fds == 0 || fds[0] < 0) {
                 int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-                if (fd >= 0 && fd != STDIN_FILENO)
+                /* fd 0 was closed: /dev/null is it, and must survive execve. */
+                if (fd == STDIN_FILENO)
+                        (void) fcntl(fd, F_SETFD, 0);
+                else if (fd >= 0)
                         (void) dup2(fd, STDIN_FILENO);
         }
 

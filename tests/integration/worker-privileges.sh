@@ -1,7 +1,8 @@
 #!/bin/bash
 # What a worker sheds before vendor code runs (as root: the configured user,
 # no supplementary groups, no_new_privs, no inherited fds) and that it dies
-# with its parent (PR_SET_PDEATHSIG, also after the uid change).
+# with its parent (PR_SET_PDEATHSIG, also after the uid change). Started
+# from a parent whose fd 0 is closed, it still gets /dev/null as stdin.
 . "$MB_SRCDIR/tests/integration/lib.sh"
 set -e
 mb_require_built "$MB_WORKER" "$MB_WORKER_DRIVER" "$MB_TESTING_SO"
@@ -9,10 +10,10 @@ mb_require_built "$MB_WORKER" "$MB_WORKER_DRIVER" "$MB_TESTING_SO"
 id nobody >/dev/null 2>&1 || mb_skip "no user 'nobody'"
 uid=$(id -u nobody)
 
-# A stray fd the worker must not inherit.
+# A stray fd the worker must not inherit; the driver's stdin closed.
 exec 7<>"$MB_TMP/stray"
 "$MB_WORKER_DRIVER" --plugin "$MB_TESTING_SO" --user nobody --arg state-size=4K \
-        hello init pid sleep=3000 cleanup 2>"$MB_TMP/drv.log" &
+        hello init pid sleep=3000 cleanup 0<&- 2>"$MB_TMP/drv.log" &
 drv=$!
 for _ in $(seq 100); do grep -q '^pid: ok' "$MB_TMP/drv.log" && break; sleep 0.05; done
 pid=$(sed -n 's/^pid: ok \([0-9]*\).*/\1/p' "$MB_TMP/drv.log")
@@ -34,6 +35,8 @@ for fd in $(ls /proc/$pid/fd); do
         esac
 done
 readlink "/proc/$pid/fd/3" | grep -q '^socket:' || mb_fail "fd 3 is not the broker's socket"
+[ "$(readlink "/proc/$pid/fd/0")" = /dev/null ] ||
+        mb_fail "stdin is not /dev/null: $(readlink "/proc/$pid/fd/0" || echo closed)"
 wait "$drv" || { cat "$MB_TMP/drv.log"; mb_fail "the driver failed"; }
 
 # Dies with its parent: SIGKILL the driver while the worker waits.
