@@ -117,6 +117,8 @@ bool device_has_precopy(const Device *d) {
 }
 
 void device_set_state(Device *d, MbState s) {
+        if (s != MB_STATE_STOP)
+                d->awaiting_resume = false;
         if (d->state == s)
                 return;
         log_dev_info(d->bdf, "state %s -> %s", mb_state_to_string(d->state), mb_state_to_string(s));
@@ -336,6 +338,7 @@ static int op_call(DeviceOp *op, StepFn next, bool stall, const char *member, co
 /* ---- session end, errors -------------------------------------------------- */
 
 static void session_reset_flags(Device *d) {
+        d->awaiting_resume = false;
         d->save_fresh = d->save_ended = false;
         d->load_fresh = d->load_started = d->load_ended = false;
 }

@@ -102,6 +102,8 @@ struct Device {
         bool load_fresh;         /* next LoadFrom begins a session */
         bool load_started;
         bool load_ended;
+        bool awaiting_resume;    /* in stop after a dbus-vmstate Load, until libvirt says the domain
+                                  * runs (an event, or a follower's "running" after it reconnects) */
         unsigned respawns;       /* consecutive Resets, for backoff */
         uint64_t last_respawn_usec;
 

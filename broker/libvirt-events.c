@@ -2,8 +2,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glib.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/wait.h>
@@ -20,16 +22,31 @@
 #define RECONNECT_USEC (10u * 1000 * 1000)
 /* How long the follower has to close its connection after SIGTERM. */
 #define STOP_TIMEOUT_USEC (1000u * 1000)
+/* A follower that has not said "connected" this long after it started is
+ * stuck (virConnectOpen has no timeout of its own): it is stopped and retried. */
+#define CONNECT_TIMEOUT_USEC (30ull * 1000 * 1000)
 /* Its standard error is logged a line at a time; longer lines are cut. */
 #define ERR_LINE_MAX 1024
+/* At most this many of its stderr lines per window; the rest are counted. */
+#define ERR_LINES_PER_WINDOW 100u
+#define ERR_WINDOW_USEC (10ull * 1000 * 1000)
+/* A pipe is read a buffer at a time, at most this many times per dispatch
+ * (sd-event's epoll is level-triggered: it calls again, after the other
+ * sources that are ready): a follower that floods cannot starve the bus. */
+#define READ_BUF_SIZE 4096
+#define READS_PER_DISPATCH 16u
+/* After the follower exited, what it left in the pipe (which a grandchild
+ * could keep filling: bounded too). */
+#define READS_AFTER_EXIT 256u
 
 /* One of the follower's pipes, read a line at a time. */
 typedef struct LineReader {
         int fd;
         sd_event_source *source;
+        size_t line_max;         /* longer lines are handed over cut, as overlong */
         size_t len;
         bool overlong;           /* the current line did not fit: the rest of it goes */
-        char buf[ERR_LINE_MAX];
+        char buf[READ_BUF_SIZE + 1];
 } LineReader;
 
 struct LibvirtEvents {
@@ -41,11 +58,17 @@ struct LibvirtEvents {
         bool connected;          /* it said "connected" */
         bool warned;             /* a failure to connect was logged: the next ones quietly */
         bool bad_line_warned;    /* this follower wrote a line that does not parse */
-        bool as_root;            /* libvirtd refused the worker user: the follower keeps our uid */
+        char *refused_user;      /* the worker user libvirtd refused: the follower keeps our uid */
+        char *started_user;      /* the user the follower was last started as; NULL: ours */
         sd_event_source *retry;
+        sd_event_source *connect_timeout; /* while a follower runs that has not said "connected" */
+        uint64_t err_window_start;
+        unsigned err_lines, err_suppressed;
 };
 
 static int follower_start(LibvirtEvents *l);
+static void follower_stop(LibvirtEvents *l);
+static void schedule_retry(LibvirtEvents *l);
 
 static const char *follower_path(void) {
         const char *e = getenv("MIGBROKER_LIBVIRT_EVENTS");
@@ -84,6 +107,30 @@ static void domain_resumed(Manager *m, const char *uuid) {
         }
 }
 
+/* A domain runs when the follower (re)connected: what it may have missed
+ * while it was down is a resume. Only devices a dbus-vmstate Load left in
+ * stop waiting for that resume run; never a pre-copy or stop-copy one (the
+ * source of a migration runs while it saves), nor one stopped by its owner. */
+static void domain_runs(Manager *m, const char *uuid) {
+        GHashTableIter it;
+        gpointer value;
+
+        g_hash_table_iter_init(&it, m->devices);
+        while (g_hash_table_iter_next(&it, NULL, &value)) {
+                _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+                Device *d = value;
+
+                if (!d->open || !d->owner || g_ascii_strcasecmp(d->owner, uuid) != 0)
+                        continue;
+                if (d->state != MB_STATE_STOP || !d->awaiting_resume)
+                        continue;
+                log_dev_info(d->bdf, "domain %s runs (its resume came while libvirt was not followed): the device "
+                             "runs again", uuid);
+                if (device_set_target_state(d, MB_STATE_RUNNING, set_running_done, NULL, &e) < 0)
+                        log_dev_warning(d->bdf, "cannot set running: %s", e.message);
+        }
+}
+
 static void on_out_line(LibvirtEvents *l, const char *text, bool overlong) {
         MbFollowerLine line;
 
@@ -96,7 +143,12 @@ static void on_out_line(LibvirtEvents *l, const char *text, bool overlong) {
         }
         switch (line.kind) {
         case MB_FOLLOWER_CONNECTED:
+                /* Said again: nothing new (a follower that repeats it is not
+                 * worth a line each time). */
+                if (l->connected)
+                        break;
                 l->connected = true;
+                l->connect_timeout = sd_event_source_disable_unref(l->connect_timeout);
                 l->warned = false;
                 log_info("following libvirt's domain lifecycle events on %s (migbroker-libvirt-events, pid %d)", l->uri,
                          (int) l->pid);
@@ -106,6 +158,10 @@ static void on_out_line(LibvirtEvents *l, const char *text, bool overlong) {
                 log_debug("libvirt: domain %s %s", line.uuid, line.kind == MB_FOLLOWER_STARTED ? "started" : "resumed");
                 domain_resumed(l->manager, line.uuid);
                 break;
+        case MB_FOLLOWER_RUNNING:
+                log_debug("libvirt: domain %s runs", line.uuid);
+                domain_runs(l->manager, line.uuid);
+                break;
         default:
                 break;
         }
@@ -114,8 +170,30 @@ static void on_out_line(LibvirtEvents *l, const char *text, bool overlong) {
 /* "<N>text" (sd-daemon's priority prefix, as common/log.c writes for the
  * follower) is logged at priority N, other lines (a sanitizer's report, a
  * library's own output) at info; all of them quietly while we retry quietly. */
+static void err_flush_suppressed(LibvirtEvents *l) {
+        if (l->err_suppressed == 0)
+                return;
+        log_notice("libvirt-events[%d]: %u lines suppressed (more than %u in %llu s)", (int) l->pid,
+                   l->err_suppressed, ERR_LINES_PER_WINDOW, ERR_WINDOW_USEC / 1000000);
+        l->err_suppressed = 0;
+}
+
 static void on_err_line(LibvirtEvents *l, const char *text, bool overlong) {
         int level = LOG_INFO;
+        uint64_t now;
+
+        if (sd_event_now(l->manager->event, CLOCK_MONOTONIC, &now) < 0)
+                now = 0;
+        if (now < l->err_window_start || now - l->err_window_start >= ERR_WINDOW_USEC) {
+                err_flush_suppressed(l);
+                l->err_window_start = now;
+                l->err_lines = 0;
+        }
+        if (l->err_lines >= ERR_LINES_PER_WINDOW) {
+                l->err_suppressed++;
+                return;
+        }
+        l->err_lines++;
 
         if (text[0] == '<' && text[1] >= '0' && text[1] <= '7' && text[2] == '>') {
                 level = MB_MAX(text[1] - '0', LOG_ERR);
@@ -135,20 +213,48 @@ static void reader_close(LineReader *r) {
         r->overlong = false;
 }
 
-/* Reads what is there and hands each complete line to fn. The stdout of the
- * protocol has short lines: one that does not fit is handed over as overlong. */
-static int reader_read(LibvirtEvents *l, LineReader *r, size_t max, LineFn fn) {
-        for (;;) {
-                char *nl;
-                ssize_t n;
+/* Hands each complete line in the buffer to fn (one longer than line_max
+ * cut, as overlong; the rest of it dropped) and keeps the incomplete one. */
+static void reader_split(LibvirtEvents *l, LineReader *r, LineFn fn) {
+        size_t start = 0;
+        char *nl;
 
-                if (r->fd < 0)
-                        return 0;
-                n = read(r->fd, r->buf + r->len, max - 1 - r->len);
+        while ((nl = memchr(r->buf + start, '\n', r->len - start))) {
+                char *line = r->buf + start;
+                size_t k = (size_t) (nl - line);
+
+                *nl = '\0';
+                if (r->overlong)
+                        r->overlong = false; /* the end of an overlong line */
+                else if (k > r->line_max) {
+                        line[r->line_max] = '\0';
+                        fn(l, line, true);
+                } else
+                        fn(l, line, false);
+                start += k + 1;
+        }
+        memmove(r->buf, r->buf + start, r->len - start);
+        r->len -= start;
+        if (r->len > r->line_max) {
+                if (!r->overlong) {
+                        r->buf[r->line_max] = '\0';
+                        fn(l, r->buf, true);
+                }
+                r->overlong = true;
+                r->len = 0;
+        }
+}
+
+/* Reads at most max_reads buffers and hands each complete line to fn; at the
+ * end of the file the last line too, and closes. 0 also when more is to come. */
+static int reader_read(LibvirtEvents *l, LineReader *r, unsigned max_reads, LineFn fn) {
+        for (unsigned i = 0; i < max_reads && r->fd >= 0; i++) {
+                ssize_t n = read(r->fd, r->buf + r->len, READ_BUF_SIZE - r->len);
+
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0)
-                        return -errno;
+                        return errno == EAGAIN ? 0 : -errno;
                 if (n == 0) {
                         if (r->len > 0 && !r->overlong) {
                                 r->buf[r->len] = '\0';
@@ -158,43 +264,32 @@ static int reader_read(LibvirtEvents *l, LineReader *r, size_t max, LineFn fn) {
                         return 0;
                 }
                 r->len += (size_t) n;
-                while ((nl = memchr(r->buf, '\n', r->len))) {
-                        size_t k = (size_t) (nl - r->buf);
-
-                        *nl = '\0';
-                        if (!r->overlong)
-                                fn(l, r->buf, false);
-                        r->overlong = false;
-                        memmove(r->buf, nl + 1, r->len - k - 1);
-                        r->len -= k + 1;
-                }
-                if (r->len == max - 1) {
-                        r->buf[r->len] = '\0';
-                        if (!r->overlong)
-                                fn(l, r->buf, true);
-                        r->overlong = true;
-                        r->len = 0;
-                }
-        }
-}
-
-static int on_out(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        LibvirtEvents *l = userdata;
-        int r = reader_read(l, &l->out, MB_FOLLOWER_LINE_MAX, on_out_line);
-
-        if (r < 0 && r != -EAGAIN) {
-                log_warning_errno(r, "cannot read from the libvirt events follower: %m");
-                reader_close(&l->out);
+                reader_split(l, r, fn);
         }
         return 0;
 }
 
-static int on_err(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        LibvirtEvents *l = userdata;
-        int r = reader_read(l, &l->err, sizeof(l->err.buf), on_err_line);
+static void read_out(LibvirtEvents *l, unsigned max_reads) {
+        int r = reader_read(l, &l->out, max_reads, on_out_line);
 
-        if (r < 0 && r != -EAGAIN)
+        if (r < 0) {
+                log_warning_errno(r, "cannot read from the libvirt events follower: %m");
+                reader_close(&l->out);
+        }
+}
+
+static void read_err(LibvirtEvents *l, unsigned max_reads) {
+        if (reader_read(l, &l->err, max_reads, on_err_line) < 0)
                 reader_close(&l->err);
+}
+
+static int on_out(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        read_out(userdata, READS_PER_DISPATCH);
+        return 0;
+}
+
+static int on_err(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        read_err(userdata, READS_PER_DISPATCH);
         return 0;
 }
 
@@ -232,7 +327,27 @@ static void log_failure(LibvirtEvents *l, int level, const char *fmt, ...) {
 
 /* The user the follower runs as; NULL: ours. */
 static const char *follower_user(const LibvirtEvents *l) {
-        return l->as_root ? NULL : manager_worker_user(l->manager);
+        const char *user = manager_worker_user(l->manager);
+
+        return l->refused_user && g_strcmp0(l->refused_user, user) == 0 ? NULL : user;
+}
+
+/* Whom the follower runs as, for people: "user 'NAME' (uid N)". */
+static void describe_user(const char *user, char *buf, size_t size) {
+        struct passwd *pw;
+
+        /* A broker that is not root cannot switch: the follower has our uid. */
+        if (geteuid() != 0)
+                user = NULL;
+        pw = user ? getpwnam(user) : getpwuid(geteuid());
+        if (user && pw)
+                snprintf(buf, size, "user '%s' (uid %u)", user, (unsigned) pw->pw_uid);
+        else if (user)
+                snprintf(buf, size, "user '%s'", user);
+        else if (pw)
+                snprintf(buf, size, "user '%s' (uid %u)", pw->pw_name, (unsigned) geteuid());
+        else
+                snprintf(buf, size, "uid %u", (unsigned) geteuid());
 }
 
 /* libvirtd refused the read-only connection to the worker user: on a host
@@ -251,14 +366,14 @@ static bool fall_back_to_root(LibvirtEvents *l) {
                    "following libvirt as root instead; to keep migbroker-libvirt-events unprivileged, let polkit "
                    "allow '%s' org.libvirt.unix.monitor or set auth_unix_ro = \"none\" in libvirtd.conf",
                    l->uri, user, user);
-        l->as_root = true;
+        g_free(l->refused_user);
+        l->refused_user = g_strdup(user);
         return true;
 }
 
 static void log_exit(LibvirtEvents *l, const siginfo_t *si, bool was_connected) {
         const unsigned retry_s = RECONNECT_USEC / 1000000;
-        const char *user = follower_user(l);
-        char how[64];
+        char how[64], who[128];
 
         if (si->si_code == CLD_EXITED)
                 snprintf(how, sizeof(how), "exited with status %d", si->si_status);
@@ -288,12 +403,13 @@ static void log_exit(LibvirtEvents *l, const siginfo_t *si, bool was_connected) 
                             l->uri, retry_s);
                 break;
         case MB_FOLLOWER_EXIT_DENIED:
+                describe_user(follower_user(l), who, sizeof(who));
                 log_failure(l, LOG_WARNING,
-                            "no libvirt connection to %s: permission denied to %s%s%s, as whom migbroker-libvirt-events "
+                            "no libvirt connection to %s: permission denied to %s, as whom migbroker-libvirt-events "
                             "runs (libvirt's read-only socket must be open to it, unix_sock_ro_perms, and polkit must "
                             "allow it org.libvirt.unix.monitor, or auth_unix_ro be \"none\"); devices run right after "
                             "a dbus-vmstate Load; retrying every %u s",
-                            l->uri, user ? "user '" : "our uid", user ?: "", user ? "'" : "", retry_s);
+                            l->uri, who, retry_s);
                 break;
         default:
                 log_failure(l, LOG_WARNING, "the libvirt events follower of %s (%s) %s: restarting it every %u s",
@@ -307,12 +423,14 @@ static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata) {
         bool was_connected;
 
         /* What it wrote before it ended comes first (its "connected" too). */
-        (void) on_out(NULL, l->out.fd, 0, l);
-        (void) on_err(NULL, l->err.fd, 0, l);
+        read_out(l, READS_AFTER_EXIT);
+        read_err(l, READS_AFTER_EXIT);
+        err_flush_suppressed(l);
         was_connected = l->connected;
         reader_close(&l->out);
         reader_close(&l->err);
         l->child_source = sd_event_source_disable_unref(l->child_source);
+        l->connect_timeout = sd_event_source_disable_unref(l->connect_timeout);
         l->connected = false;
 
         l->pid = 0;
@@ -326,10 +444,11 @@ static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata) {
         return 0;
 }
 
-static int reader_open(LibvirtEvents *l, LineReader *r, int fd, sd_event_io_handler_t handler) {
+static int reader_open(LibvirtEvents *l, LineReader *r, int fd, size_t line_max, sd_event_io_handler_t handler) {
         int ret;
 
         r->fd = fd;
+        r->line_max = line_max;
         ret = mb_fd_set_nonblock(fd, true);
         if (ret < 0)
                 return ret;
@@ -338,7 +457,9 @@ static int reader_open(LibvirtEvents *l, LineReader *r, int fd, sd_event_io_hand
 
 /* Ends the follower, if one runs, and waits for it: it closes its connection on SIGTERM. */
 static void follower_stop(LibvirtEvents *l) {
+        err_flush_suppressed(l);
         l->child_source = sd_event_source_disable_unref(l->child_source);
+        l->connect_timeout = sd_event_source_disable_unref(l->connect_timeout);
         reader_close(&l->out);
         reader_close(&l->err);
         l->connected = false;
@@ -352,6 +473,46 @@ static void follower_stop(LibvirtEvents *l) {
                         log_warning_errno(r, "cannot reap the libvirt events follower (pid %d): %m", (int) l->pid);
         }
         l->pid = 0;
+}
+
+/* MIGBROKER_TEST_LIBVIRT_CONNECT_TIMEOUT_MS: for tests only (docs/env.md). */
+static uint64_t connect_timeout_usec(void) {
+        const char *e = getenv("MIGBROKER_TEST_LIBVIRT_CONNECT_TIMEOUT_MS");
+        unsigned long ms;
+        char *end;
+
+        if (!e || !*e)
+                return CONNECT_TIMEOUT_USEC;
+        errno = 0;
+        ms = strtoul(e, &end, 10);
+        if (errno || *end || ms == 0 || ms > 3600ul * 1000)
+                return CONNECT_TIMEOUT_USEC;
+        return (uint64_t) ms * 1000;
+}
+
+/* libvirtd accepted the connection but does not answer (or the follower
+ * hangs before it): stop it, say so once, and retry as after any failure. */
+static int on_connect_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        LibvirtEvents *l = userdata;
+        pid_t pid = l->pid;
+        uint64_t t = connect_timeout_usec();
+
+        l->connect_timeout = sd_event_source_disable_unref(l->connect_timeout);
+        if (l->connected || pid <= 0)
+                return 0;
+        if (t % 1000000 == 0)
+                log_failure(l, LOG_WARNING,
+                            "migbroker-libvirt-events (pid %d) has not connected to %s in %llu s: libvirtd does not "
+                            "answer; restarting it", (int) pid, l->uri, (unsigned long long) (t / 1000000));
+        else
+                log_failure(l, LOG_WARNING,
+                            "migbroker-libvirt-events (pid %d) has not connected to %s in %llu ms: libvirtd does not "
+                            "answer; restarting it", (int) pid, l->uri, (unsigned long long) (t / 1000));
+        /* What it said so far is logged before it goes. */
+        read_err(l, READS_AFTER_EXIT);
+        follower_stop(l);
+        schedule_retry(l);
+        return 0;
 }
 
 static int follower_start(LibvirtEvents *l) {
@@ -395,9 +556,15 @@ static int follower_start(LibvirtEvents *l) {
         l->bad_line_warned = false;
         log_debug("started %s for %s (pid %d)", argv[0], l->uri, (int) pid);
 
-        if ((r = reader_open(l, &l->out, MB_TAKE_FD(out_r), on_out)) < 0 ||
-            (r = reader_open(l, &l->err, MB_TAKE_FD(err_r), on_err)) < 0 ||
-            (r = sd_event_add_child(l->manager->event, &l->child_source, pid, WEXITED, on_child, l)) < 0) {
+        g_free(l->started_user);
+        l->started_user = g_strdup(user);
+        l->err_lines = l->err_suppressed = 0;
+        l->err_window_start = 0;
+        if ((r = reader_open(l, &l->out, MB_TAKE_FD(out_r), MB_FOLLOWER_LINE_MAX - 1, on_out)) < 0 ||
+            (r = reader_open(l, &l->err, MB_TAKE_FD(err_r), ERR_LINE_MAX - 1, on_err)) < 0 ||
+            (r = sd_event_add_child(l->manager->event, &l->child_source, pid, WEXITED, on_child, l)) < 0 ||
+            (r = sd_event_add_time_relative(l->manager->event, &l->connect_timeout, CLOCK_MONOTONIC,
+                                            connect_timeout_usec(), 0, on_connect_timeout, l)) < 0) {
                 follower_stop(l);
                 goto fail;
         }
@@ -432,9 +599,28 @@ LibvirtEvents *libvirt_events_free(LibvirtEvents *l) {
                 return NULL;
         l->retry = sd_event_source_disable_unref(l->retry);
         follower_stop(l);
+        g_free(l->started_user);
+        g_free(l->refused_user);
         g_free(l->uri);
         g_free(l);
         return NULL;
+}
+
+void libvirt_events_policy_reloaded(LibvirtEvents *l) {
+        const char *user;
+
+        if (!l)
+                return;
+        user = follower_user(l);
+        if (g_strcmp0(user, l->started_user) == 0)
+                return;
+        log_info("the libvirt events follower of %s runs as %s%s%s: restarting it as %s%s%s", l->uri,
+                 l->started_user ? "user '" : "our user", l->started_user ?: "", l->started_user ? "'" : "",
+                 user ? "user '" : "our user", user ?: "", user ? "'" : "");
+        l->retry = sd_event_source_disable_unref(l->retry);
+        follower_stop(l);
+        l->warned = false;
+        (void) follower_start(l);
 }
 
 bool libvirt_events_connected(const LibvirtEvents *l) {

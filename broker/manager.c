@@ -560,6 +560,9 @@ int manager_load_policy(Manager *m, sd_bus_error *error) {
         if (m->followed_uri && strcmp(m->followed_uri, libvirt_uri(m)) != 0) {
                 log_info("settings.libvirt-uri changed from '%s' to '%s'", m->followed_uri, libvirt_uri(m));
                 manager_follow_libvirt(m);
+        } else {
+                /* One that changes settings.worker-user restarts the follower as the new user. */
+                libvirt_events_policy_reloaded(m->libvirt);
         }
 
         r = apply_policy(m, m->policy, false, error);

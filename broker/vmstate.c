@@ -246,6 +246,9 @@ static void on_stopped(DeviceOp *op, int r, const sd_bus_error *e, void *userdat
                         reply_error(v, r, &err);
                 return;
         }
+        /* Libvirt's resumed event runs it; should the follower miss it (down,
+         * reconnecting), its "running" line after it reconnects does. */
+        d->awaiting_resume = true;
         (void) sd_bus_reply_method_return(v->call, NULL);
         call_reset(v);
 }

@@ -5,7 +5,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -70,13 +72,39 @@ int mb_privs_bind_to_parent(pid_t expected_parent) {
                 return log_error_errno(errno, "PR_SET_PDEATHSIG: %m");
         /* The parent may have died before the line above: then we have been reparented. */
         ppid = getppid();
-        if ((expected_parent > 0 && ppid != expected_parent) || ppid == 1)
-                return log_error_errno(-ESRCH, "parent process %d is gone", (int) expected_parent);
+        /* A broker that is pid 1 (in a container) is a parent like any
+         * other: only without an expected parent does pid 1 mean ours is gone. */
+        if (expected_parent > 0 ? ppid != expected_parent : ppid == 1)
+                return log_error_errno(-ESRCH, "our parent is pid %d, not the broker (pid %d): it has exited", (int) ppid,
+                                       (int) expected_parent);
         return 0;
 }
 
 int mb_privs_set_no_new_privs(void) {
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 return log_error_errno(errno, "PR_SET_NO_NEW_PRIVS: %m");
+        return 0;
+}
+
+int mb_privs_drop_capabilities(void) {
+        struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+        struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+
+        /* The bounding set first: dropping from it takes CAP_SETPCAP, which
+         * the capset() below gives up. The kernel's last capability answers
+         * PR_CAPBSET_READ; the one after it EINVAL. */
+        for (unsigned long cap = 0;; cap++) {
+                if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) < 0) {
+                        if (errno == EINVAL)
+                                break;
+                        return log_error_errno(errno, "PR_CAPBSET_READ(%lu): %m", cap);
+                }
+                if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+                        return log_error_errno(errno, "PR_CAPBSET_DROP(%lu): %m", cap);
+        }
+        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+                return log_error_errno(errno, "PR_CAP_AMBIENT_CLEAR_ALL: %m");
+        if (syscall(SYS_capset, &hdr, data) < 0)
+                return log_error_errno(errno, "capset: %m");
         return 0;
 }

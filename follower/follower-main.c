@@ -12,6 +12,7 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,16 +151,39 @@ static void on_stdout_hangup(int watch, int fd, int events, void *opaque) {
 static void ignore_errors(void *userdata, virErrorPtr error) {
 }
 
-/* The socket's permissions, or libvirtd's check of a client that is not
- * root: polkit (org.libvirt.unix.monitor), asked over the system bus, which
- * fails as an error of the D-Bus or polkit domain when it cannot be asked. */
-static bool error_is_denial(const virError *e) {
-        if (!e)
+/* A URI of this host's daemon over its unix socket: "driver:///path" or
+ * "driver+unix:///path", with no host (aliases and remote transports, TLS,
+ * SSH, TCP, ext, are not: their failures may be our own credentials'). */
+static bool uri_is_local(const char *uri) {
+        const char *colon = strchr(uri, ':'), *plus;
+
+        if (!colon || colon == uri || strncmp(colon, "://", 3) != 0)
                 return false;
-        if (e->code == VIR_ERR_SYSTEM_ERROR && (e->int1 == EACCES || e->int1 == EPERM))
+        plus = memchr(uri, '+', (size_t) (colon - uri));
+        if (plus && ((size_t) (colon - plus - 1) != strlen("unix") || strncmp(plus + 1, "unix", 4) != 0))
+                return false;
+        /* No authority: the path follows "://" at once (or nothing does). */
+        return colon[3] == '/' || colon[3] == '\0' || colon[3] == '?';
+}
+
+/* libvirtd, or the system, refused us on a local URI: the read-only socket's
+ * permissions (connect() fails with EACCES, reported by libvirt's RPC code),
+ * or libvirtd's check of a client that is not root: polkit
+ * (org.libvirt.unix.monitor), asked over the system bus, which fails as an
+ * error of the D-Bus or polkit domain when it cannot be asked, or an auth
+ * error of the RPC layer. Not our own files (a test driver's XML). Another
+ * user (root) might get through where this one cannot; on a remote URI,
+ * another user would present other credentials (TLS keys, SSH identities),
+ * so nothing there counts. */
+static bool error_is_denial(const virError *e, const char *uri) {
+        if (!e || !uri_is_local(uri))
+                return false;
+        if (e->code == VIR_ERR_SYSTEM_ERROR)
+                return e->domain == VIR_FROM_RPC && (e->int1 == EACCES || e->int1 == EPERM);
+        if (e->domain == VIR_FROM_DBUS || e->domain == VIR_FROM_POLKIT || e->domain == VIR_FROM_ACCESS)
                 return true;
-        if (e->domain == VIR_FROM_DBUS || e->domain == VIR_FROM_POLKIT)
-                return true;
+        if (e->domain != VIR_FROM_REMOTE && e->domain != VIR_FROM_RPC)
+                return false;
         return e->code == VIR_ERR_AUTH_FAILED || e->code == VIR_ERR_AUTH_UNAVAILABLE ||
                e->code == VIR_ERR_AUTH_CANCELLED || e->code == VIR_ERR_OPERATION_DENIED;
 }
@@ -203,13 +227,38 @@ static int watch_stdout(Follower *f) {
         return 0;
 }
 
+/* "running UUID" for each domain that runs now. */
+static int tell_running(Follower *f) {
+        virDomainPtr *doms = NULL;
+        int n;
+
+        n = virConnectListAllDomains(f->conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE | VIR_CONNECT_LIST_DOMAINS_RUNNING);
+        if (n < 0)
+                return -EIO;
+        for (int i = 0; i < n; i++) {
+                char uuid[VIR_UUID_STRING_BUFLEN];
+
+                if (f->exit_status < 0 && virDomainGetUUIDString(doms[i], uuid) == 0) {
+                        log_debug("domain %s (%s) runs", virDomainGetName(doms[i]), uuid);
+                        tell(f, MB_FOLLOWER_RUNNING, uuid);
+                }
+                (void) virDomainFree(doms[i]);
+        }
+        free(doms);
+        return 0;
+}
+
 static int follow(Follower *f) {
         if (virEventRegisterDefaultImpl() < 0)
                 return log_error("cannot set up libvirt's event loop: %s", error_message()), MB_FOLLOWER_EXIT_FAILED;
 
         f->conn = virConnectOpenReadOnly(f->uri);
         if (!f->conn) {
-                bool denied = error_is_denial(virGetLastError());
+                const virError *e = virGetLastError();
+                bool denied = error_is_denial(e, f->uri);
+
+                if (e)
+                        log_debug("libvirt error: domain %d, code %d, int1 %d", e->domain, e->code, e->int1);
 
                 log_notice("cannot connect to %s%s: %s", f->uri, denied ? " (permission denied)" : "", error_message());
                 return denied ? MB_FOLLOWER_EXIT_DENIED : MB_FOLLOWER_EXIT_NO_CONNECTION;
@@ -229,6 +278,11 @@ static int follow(Follower *f) {
                 return MB_FOLLOWER_EXIT_FAILED;
 
         tell(f, MB_FOLLOWER_CONNECTED, NULL);
+        /* The events of while we were not connected are lost: the domains
+         * that run now are told once, after the callback is registered (a
+         * domain that resumes from here on is told by its event too). */
+        if (tell_running(f) < 0)
+                log_notice("cannot list the running domains of %s: %s", f->uri, error_message());
         while (f->exit_status < 0)
                 if (virEventRunDefaultImpl() < 0) {
                         log_error("libvirt's event loop failed: %s", error_message());
@@ -241,7 +295,8 @@ static void help(void) {
         printf("Usage: %s [OPTIONS] URI\n\n"
                "Follows libvirt's domain lifecycle events on URI, read-only, for migbrokerd,\n"
                "and writes one line per domain that starts or resumes on standard output:\n"
-               "  connected | started UUID | resumed UUID\n"
+               "  connected | started UUID | resumed UUID | running UUID\n"
+               "(running: each domain that runs when the connection opens, after connected).\n"
                "Started by migbrokerd; not meant to be run by hand.\n\n"
                "  --user USER          drop to this user when started as root\n"
                "  --parent PID         die with this process (and not start if it is not our parent)\n"
@@ -249,7 +304,7 @@ static void help(void) {
                "  -h --help            show this help\n"
                "     --version         show the version\n\n"
                "Exit status: %d stopped (standard output closed, SIGTERM), %d could not connect,\n"
-               "%d permission denied, %d no lifecycle events, %d connection closed, %d usage, %d other.\n",
+               "%d permission denied on a local URI, %d no lifecycle events, %d connection closed, %d usage, %d other.\n",
                program_invocation_short_name, MB_FOLLOWER_EXIT_STOPPED, MB_FOLLOWER_EXIT_NO_CONNECTION,
                MB_FOLLOWER_EXIT_DENIED, MB_FOLLOWER_EXIT_NO_EVENTS, MB_FOLLOWER_EXIT_CLOSED, MB_FOLLOWER_EXIT_USAGE,
                MB_FOLLOWER_EXIT_FAILED);
@@ -285,7 +340,8 @@ int main(int argc, char *argv[]) {
 
                         errno = 0;
                         v = strtol(optarg, &end, 10);
-                        if (errno || *end || v <= 1) {
+                        /* 1 too: a broker may be a container's init. */
+                        if (errno || *end || v < 1 || v > INT32_MAX) {
                                 log_error("--parent takes a process id, not '%s'", optarg);
                                 return MB_FOLLOWER_EXIT_USAGE;
                         }
@@ -313,6 +369,10 @@ int main(int argc, char *argv[]) {
 
         /* Shed what the broker gave us before libvirt's code runs. */
         if (mb_privs_drop(user) < 0 || mb_privs_bind_to_parent(parent) < 0 || mb_privs_set_no_new_privs() < 0)
+                return MB_FOLLOWER_EXIT_FAILED;
+        /* Left as root (the broker's fall back): a read-only unix socket
+         * that lets root in takes no capability, and nothing else here does. */
+        if (geteuid() == 0 && mb_privs_drop_capabilities() < 0)
                 return MB_FOLLOWER_EXIT_FAILED;
         {
                 const int keep[] = { STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO };

@@ -10,6 +10,7 @@ static const char *const line_words[_MB_FOLLOWER_LINE_KIND_MAX] = {
         [MB_FOLLOWER_CONNECTED] = "connected",
         [MB_FOLLOWER_STARTED] = "started",
         [MB_FOLLOWER_RESUMED] = "resumed",
+        [MB_FOLLOWER_RUNNING] = "running",
 };
 
 static int takes_uuid(MbFollowerLineKind kind) {

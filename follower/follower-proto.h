@@ -14,6 +14,9 @@ typedef enum MbFollowerLineKind {
         MB_FOLLOWER_CONNECTED,  /* "connected": the connection is open, lifecycle events are followed */
         MB_FOLLOWER_STARTED,    /* "started UUID": a domain started (an incoming migration's start is not told) */
         MB_FOLLOWER_RESUMED,    /* "resumed UUID": a domain resumed */
+        MB_FOLLOWER_RUNNING,    /* "running UUID": a domain runs when the connection opens (one line
+                                 * per running domain, after "connected": events of while no
+                                 * follower was connected are lost, the domain's state is not) */
         _MB_FOLLOWER_LINE_KIND_MAX,
 } MbFollowerLineKind;
 
@@ -31,7 +34,8 @@ enum {
         MB_FOLLOWER_EXIT_FAILED = 1,        /* anything else */
         MB_FOLLOWER_EXIT_USAGE = 2,
         MB_FOLLOWER_EXIT_NO_CONNECTION = 3, /* could not connect */
-        MB_FOLLOWER_EXIT_DENIED = 4,        /* could not connect: permission denied to this user */
+        MB_FOLLOWER_EXIT_DENIED = 4,        /* could not connect to a local URI (no host; unix socket):
+                                             * libvirtd or its socket refused this user */
         MB_FOLLOWER_EXIT_NO_EVENTS = 5,     /* connected, but libvirt would not send lifecycle events */
         MB_FOLLOWER_EXIT_CLOSED = 6,        /* the connection closed */
 };

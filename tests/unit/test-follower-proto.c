@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Tests of follower/follower-proto (the lines migbroker-libvirt-events writes
- * and the broker parses) and common/uuid (the domain UUIDs in them). */
+ * and the broker parses: connected, started, resumed, running) and common/uuid (the domain UUIDs in them). */
 #include "config.h"
 
 #include <errno.h>
@@ -50,6 +50,10 @@ static void test_parse_valid(void **state) {
         assert_int_equal(mb_follower_line_parse("resumed 6F1C9A52-1D1E-4C5B-9B0E-3F6A2D7C8E41", &l), 0);
         assert_int_equal(l.kind, MB_FOLLOWER_RESUMED);
         assert_string_equal(l.uuid, UUID); /* lower case */
+        /* a domain that runs when the follower (re)connects */
+        assert_int_equal(mb_follower_line_parse("running " UUID, &l), 0);
+        assert_int_equal(l.kind, MB_FOLLOWER_RUNNING);
+        assert_string_equal(l.uuid, UUID);
 }
 
 static void test_parse_invalid(void **state) {
@@ -58,6 +62,7 @@ static void test_parse_invalid(void **state) {
                 "resumed", "resumed ", "resumed  " UUID, "resumed " UUID " ", "resumed " UUID " x",
                 "resumed not-a-uuid", "resumed\t" UUID, "stopped " UUID, "started" UUID,
                 "resumed 6f1c9a521d1e4c5b9b0e3f6a2d7c8e41", "<5>connected",
+                "running", "running ", "running x", "running " UUID " ", "Running " UUID, "runs " UUID,
         };
         MbFollowerLine l = { .kind = MB_FOLLOWER_RESUMED, .uuid = "untouched" };
 
@@ -82,6 +87,15 @@ static void test_format(void **state) {
         assert_int_equal(mb_follower_line_parse(buf, &back), 0);
         assert_int_equal(back.kind, MB_FOLLOWER_RESUMED);
         assert_string_equal(back.uuid, UUID);
+
+        l = (MbFollowerLine) { .kind = MB_FOLLOWER_RUNNING, .uuid = UUID };
+        assert_int_equal(mb_follower_line_format(&l, buf, sizeof(buf)), (int) strlen("running " UUID "\n"));
+        assert_string_equal(buf, "running " UUID "\n");
+        buf[strlen(buf) - 1] = '\0';
+        assert_int_equal(mb_follower_line_parse(buf, &back), 0);
+        assert_int_equal(back.kind, MB_FOLLOWER_RUNNING);
+        l = (MbFollowerLine) { .kind = MB_FOLLOWER_RUNNING, .uuid = "" };
+        assert_int_equal(mb_follower_line_format(&l, buf, sizeof(buf)), -EINVAL);
 
         l = (MbFollowerLine) { .kind = MB_FOLLOWER_STARTED, .uuid = "nope" };
         assert_int_equal(mb_follower_line_format(&l, buf, sizeof(buf)), -EINVAL);
