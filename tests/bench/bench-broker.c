@@ -144,12 +144,27 @@ static void set_state(const char *s) {
 
 /* A child that echoes every packet back until EOF: the other end of a bare
  * round trip between two processes, the hop every SetState makes from the
- * broker to the device's worker and back. It may run on the broker's CPUs,
- * as the broker does. */
-static pid_t echo_start(int *ret_fd) {
+ * broker to the device's worker and back. Where that hop crosses CPUs is
+ * the scheduler's choice; the echo is put where it costs the most that the
+ * broker can be made to pay: on CPU 1 while we run on CPU 0 (each way wakes
+ * the other CPU), unless the broker was pinned to one CPU (MB_BENCH_PIN=one:
+ * then the echo shares it, and ours). *ret_cpu: the echo's CPU, or -1. */
+static pid_t echo_start(int *ret_fd, int *ret_cpu) {
+        cpu_set_t broker_set;
+        int cpu = -1;
         int sv[2];
         pid_t pid;
 
+        if (broker_pid > 0 && sched_getaffinity(broker_pid, sizeof(broker_set), &broker_set) == 0 &&
+            CPU_COUNT(&broker_set) == 1) {
+                for (int k = 0; k < CPU_SETSIZE; k++)
+                        if (CPU_ISSET(k, &broker_set)) {
+                                cpu = k;
+                                break;
+                        }
+        } else if (reader_cpu == 0 && sysconf(_SC_NPROCESSORS_ONLN) >= 2)
+                cpu = 1;
+        *ret_cpu = cpu;
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
                 perror("socketpair");
                 exit(1);
@@ -161,15 +176,8 @@ static pid_t echo_start(int *ret_fd) {
         }
         if (pid == 0) {
                 char c;
-                cpu_set_t set;
                 close(sv[0]);
-                /* The broker's CPUs (all of them unless MB_BENCH_PIN=one). */
-                if (broker_pid <= 0 || sched_getaffinity(broker_pid, sizeof(set), &set) < 0) {
-                        CPU_ZERO(&set);
-                        for (long k = 0; k < sysconf(_SC_NPROCESSORS_ONLN) && k < CPU_SETSIZE; k++)
-                                CPU_SET(k, &set);
-                }
-                if (sched_setaffinity(0, sizeof(set), &set) < 0)
+                if (cpu >= 0 && mb_bench_pin(0, cpu) < 0)
                         _exit(1);
                 for (;;) {
                         ssize_t n = read(sv[1], &c, 1);
@@ -195,13 +203,13 @@ static double echo_round_trip(int fd) {
         return now() - t;
 }
 
-static void latency(double *ping50, double *ping99, double *ss50, double *ss99, double *rt50, double *prop_base,
-                    double *prop) {
+static void latency(double *ping50, double *ping99, double *ss50, double *ss99, double *rt50, int *rt_cpu,
+                    double *prop_base, double *prop) {
         double *a = calloc(arg_calls, sizeof(double)), *b = calloc(arg_calls, sizeof(double)),
                *c = calloc(arg_calls, sizeof(double));
         sd_bus_error e = SD_BUS_ERROR_NULL;
         int r, echo_fd, status;
-        pid_t echo = echo_start(&echo_fd);
+        pid_t echo = echo_start(&echo_fd, rt_cpu);
 
         for (unsigned i = 0; i < arg_calls; i++) {
                 double t = now();
@@ -613,6 +621,7 @@ int main(int argc, char *argv[]) {
         };
         const char *plugin_name = "bench-plugin", *pin = "same";
         double ping50 = NAN, ping99 = NAN, ss50 = NAN, ss99 = NAN, rt50 = NAN, pbase = NAN, pp = NAN;
+        int rt_cpu = -1;
         Series framed, raw, load, tcp, vms, framed_vs_vms, zc, scale;
         Saver one, *many = NULL;
         char figure[80];
@@ -693,7 +702,7 @@ int main(int argc, char *argv[]) {
         (void) mb_bench_pin(0, reader_cpu);
 
         if (do_latency)
-                latency(&ping50, &ping99, &ss50, &ss99, &rt50, &pbase, &pp);
+                latency(&ping50, &ping99, &ss50, &ss99, &rt50, &rt_cpu, &pbase, &pp);
 
         for (unsigned i = 0; do_throughput && i < arg_runs; i++) {
                 /* Each figure beside its own baseline, taken right before it
@@ -787,6 +796,9 @@ int main(int argc, char *argv[]) {
                        "bytes, pinning: %s (readers on CPU %d, writers on CPU %d)\n", arg_size, n_scale, arg_scale_size,
                        pipe_size, CHUNK, pin, reader_cpu, writer_cpu);
         }
+        if (do_latency)
+                printf("%sbare process round trip p50 %.1f us: echo on CPU %d, caller on CPU %d (-1: not pinned)\n",
+                       do_throughput ? "" : "\n", rt50 * 1e6, rt_cpu, reader_cpu);
         for (unsigned i = 0; i < n_scale; i++) {
                 free((char *) many[i].path);
                 sd_bus_flush_close_unref(many[i].bus);
