@@ -6,7 +6,7 @@
 # tests/integration/vmstate-qemu.sh runs it), against the same QEMU with the
 # trivial helper bench-vmstate-helper returning as many bytes. Also, for
 # context, the same QEMU without dbus-vmstate. QMP query-migrate's
-# "downtime" (ms) of MB_BENCH_QEMU_RUNS (15) migrations of each, interleaved;
+# "downtime" (ms) of MB_BENCH_QEMU_RUNS (45) migrations of each, interleaved;
 # medians; the ratio is the median of the per-run ratios.
 . "$MB_SRCDIR/tests/integration/lib.sh"
 set -e
@@ -42,7 +42,7 @@ TRIAL=0000:3b:00.2 # same length: the same header size
 UUID=3f1e7c2a-5b6d-4e8f-9a0b-1c2d3e4f5a6b
 VMID=mb-nic0
 BYTES=${MB_BENCH_VMSTATE_BYTES:-1048512}
-RUNS=${MB_BENCH_QEMU_RUNS:-15}
+RUNS=${MB_BENCH_QEMU_RUNS:-45}
 QMP="python3 $MB_SRCDIR/tests/integration/qmp.py"
 
 write_policy() { # HOST SIZE
@@ -114,7 +114,7 @@ for host in HA HB; do
 done
 
 # ---- Save() alone, as QEMU calls it at stop-copy, without QEMU ------------------------------
-CALLS=${MB_BENCH_QEMU_RUNS:-15}
+CALLS=${MB_BENCH_QEMU_RUNS:-45}
 read -r SAVE_B BYTES_B < <("$HELPER" --call-save --bus "unix:path=$BUS_A" --calls "$CALLS" \
         --between "'$MB_CTL' --bus '$MB_BUS_A' set-state $BDF running")
 read -r SAVE_H BYTES_H < <("$HELPER" --call-save --bus "$MB_BUS_HA" --calls "$CALLS")
