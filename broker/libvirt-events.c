@@ -86,9 +86,9 @@ static void set_running_done(DeviceOp *op, int r, const sd_bus_error *e, void *u
                                 e && e->message ? e->message : g_strerror(-r));
 }
 
-/* A domain runs again (the destination after a migration, or the source
- * after a failed one): its stopped or saving devices run too. */
-static void domain_resumed(Manager *m, const char *uuid) {
+/* Sets running the open devices of domain uuid that wants() picks,
+ * logging "domain UUID <why>: the device runs again". */
+static void run_domain_devices(Manager *m, const char *uuid, bool (*wants)(const Device *d), const char *why) {
         GHashTableIter it;
         gpointer value;
 
@@ -97,38 +97,26 @@ static void domain_resumed(Manager *m, const char *uuid) {
                 _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
                 Device *d = value;
 
-                if (!d->open || !d->owner || g_ascii_strcasecmp(d->owner, uuid) != 0)
+                if (!d->open || !d->owner || g_ascii_strcasecmp(d->owner, uuid) != 0 || !wants(d))
                         continue;
-                if (d->state != MB_STATE_STOP && d->state != MB_STATE_PRE_COPY && d->state != MB_STATE_STOP_COPY)
-                        continue;
-                log_dev_info(d->bdf, "domain %s resumed: the device runs again", uuid);
+                log_dev_info(d->bdf, "domain %s %s: the device runs again", uuid, why);
                 if (device_set_target_state(d, MB_STATE_RUNNING, set_running_done, NULL, &e) < 0)
                         log_dev_warning(d->bdf, "cannot set running: %s", e.message);
         }
+}
+
+/* A domain runs again (the destination after a migration, or the source
+ * after a failed one): its stopped or saving devices run too. */
+static bool runs_on_resume(const Device *d) {
+        return d->state == MB_STATE_STOP || d->state == MB_STATE_PRE_COPY || d->state == MB_STATE_STOP_COPY;
 }
 
 /* A domain runs when the follower (re)connected: what it may have missed
  * while it was down is a resume. Only devices a dbus-vmstate Load left in
  * stop waiting for that resume run; never a pre-copy or stop-copy one (the
  * source of a migration runs while it saves), nor one stopped by its owner. */
-static void domain_runs(Manager *m, const char *uuid) {
-        GHashTableIter it;
-        gpointer value;
-
-        g_hash_table_iter_init(&it, m->devices);
-        while (g_hash_table_iter_next(&it, NULL, &value)) {
-                _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
-                Device *d = value;
-
-                if (!d->open || !d->owner || g_ascii_strcasecmp(d->owner, uuid) != 0)
-                        continue;
-                if (d->state != MB_STATE_STOP || !d->awaiting_resume)
-                        continue;
-                log_dev_info(d->bdf, "domain %s runs (its resume came while libvirt was not followed): the device "
-                             "runs again", uuid);
-                if (device_set_target_state(d, MB_STATE_RUNNING, set_running_done, NULL, &e) < 0)
-                        log_dev_warning(d->bdf, "cannot set running: %s", e.message);
-        }
+static bool runs_when_found_running(const Device *d) {
+        return d->state == MB_STATE_STOP && d->awaiting_resume;
 }
 
 static void on_out_line(LibvirtEvents *l, const char *text, bool overlong) {
@@ -156,11 +144,12 @@ static void on_out_line(LibvirtEvents *l, const char *text, bool overlong) {
         case MB_FOLLOWER_STARTED:
         case MB_FOLLOWER_RESUMED:
                 log_debug("libvirt: domain %s %s", line.uuid, line.kind == MB_FOLLOWER_STARTED ? "started" : "resumed");
-                domain_resumed(l->manager, line.uuid);
+                run_domain_devices(l->manager, line.uuid, runs_on_resume, "resumed");
                 break;
         case MB_FOLLOWER_RUNNING:
                 log_debug("libvirt: domain %s runs", line.uuid);
-                domain_runs(l->manager, line.uuid);
+                run_domain_devices(l->manager, line.uuid, runs_when_found_running,
+                                   "runs (its resume came while libvirt was not followed)");
                 break;
         default:
                 break;
